@@ -364,9 +364,9 @@ def load_results(
     )
 
 
-def _check_consistency(frame: pl.DataFrame, candidates: list[str], raw: RawTable,
-                       allow_inconsistent: bool) -> tuple[pl.DataFrame, list[ValidationWarning]]:
-    """Impossible rows raise; rows real data does have are flagged and kept."""
+def add_flags(frame: pl.DataFrame,
+              candidates: list[str]) -> tuple[pl.DataFrame, list[ValidationWarning]]:
+    """Add the ``flag_*`` columns and summarise them as warnings (rows are kept)."""
     parts = pl.sum_horizontal(
         [pl.col(c) for c in candidates]
         + [pl.col("invalid").fill_null(0), pl.col("blank").fill_null(0)]
@@ -378,6 +378,30 @@ def _check_consistency(frame: pl.DataFrame, candidates: list[str], raw: RawTable
         flag_no_register=pl.col("registered").is_null() | (pl.col("registered") == 0),
         flag_tiny_register=(pl.col("registered") < TINY_REGISTER).fill_null(False),
     )
+    describe = {
+        "flag_votes_exceed_cast": "votes for candidates + invalid + blank exceed ballots cast",
+        "flag_parts_mismatch": "candidates + invalid + blank do not add up to ballots cast",
+        "flag_cast_exceeds_registered": "ballots cast exceed registered voters",
+        "flag_no_register": "no registered-voter count (or zero)",
+        "flag_tiny_register": f"fewer than {TINY_REGISTER} registered voters",
+        "abroad": "stations abroad (kept, flagged)",
+    }
+    warnings = []
+    for flag, text in describe.items():
+        mask = frame[flag]
+        k = int(mask.sum())
+        if k:
+            ex = frame.filter(mask).head(5)
+            warnings.append(ValidationWarning(flag.removeprefix("flag_"), text, k,
+                                              tuple(ex["row"].to_list()),
+                                              tuple(ex["station_id"].to_list())))
+    return frame, warnings
+
+
+def _check_consistency(frame: pl.DataFrame, candidates: list[str], raw: RawTable,
+                       allow_inconsistent: bool) -> tuple[pl.DataFrame, list[ValidationWarning]]:
+    """Impossible rows raise; rows real data does have are flagged and kept."""
+    frame, warnings = add_flags(frame, candidates)
     over = frame["flag_votes_exceed_cast"]
     if over.any() and not allow_inconsistent:
         i = int(over.arg_true()[0])
@@ -389,26 +413,4 @@ def _check_consistency(frame: pl.DataFrame, candidates: list[str], raw: RawTable
             row=i + 1, column="cast", value=r["cast"],
             expected="ballots cast >= all votes (pass allow_inconsistent / "
                      "--allow-inconsistent to keep such rows as flagged)")
-    describe = {
-        "flag_votes_exceed_cast": "votes for candidates + invalid + blank exceed ballots cast",
-        "flag_parts_mismatch": "candidates + invalid + blank do not add up to ballots cast",
-        "flag_cast_exceeds_registered": "ballots cast exceed registered voters",
-        "flag_no_register": "no registered-voter count (or zero)",
-        "flag_tiny_register": f"fewer than {TINY_REGISTER} registered voters",
-    }
-    warnings = []
-    for flag, text in describe.items():
-        mask = frame[flag]
-        k = int(mask.sum())
-        if k:
-            ex = frame.filter(mask).head(5)
-            warnings.append(ValidationWarning(flag.removeprefix("flag_"), text, k,
-                                              tuple(ex["row"].to_list()),
-                                              tuple(ex["station_id"].to_list())))
-    k = int(frame["abroad"].sum())
-    if k:
-        warnings.append(ValidationWarning("abroad", "stations abroad (kept, flagged)", k,
-                                          tuple(frame.filter("abroad")["row"].head(5).to_list()),
-                                          tuple(frame.filter("abroad")["station_id"].head(5)
-                                                .to_list())))
     return frame, warnings
