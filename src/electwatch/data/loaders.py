@@ -16,7 +16,9 @@ import gzip
 import hashlib
 import io
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import polars as pl
@@ -36,6 +38,8 @@ from electwatch.errors import DataValidationError, MappingError
 #: a register smaller than this is flagged as "tiny" (ships, hospitals, remote posts)
 TINY_REGISTER = 20
 _COUNT_EXPECTED = "a whole number >= 0"
+#: given the header, the columns to parse as integers on the fast path
+IntColumns = Callable[[list[str]], list[str]]
 
 
 @dataclass
@@ -91,15 +95,24 @@ def _locate_decode_error(data: bytes, file: str, encoding: str, exc: UnicodeDeco
 
 def _diagnose_csv(text: str, file: str) -> None:
     """Slow path after a polars parse failure: find the first ragged row."""
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
-    if header is None:
-        raise DataValidationError(file, "file is empty", expected="a header row and data rows")
-    for i, fields in enumerate(reader, start=1):
-        if fields and len(fields) != len(header):
-            raise DataValidationError(
-                file, f"row has {len(fields)} fields but the header has {len(header)}",
-                row=i, line=reader.line_num, expected=f"{len(header)} comma-separated fields")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    row = 0
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise DataValidationError(file, "file is empty",
+                                      expected="a header row and data rows")
+        for row, fields in enumerate(reader, start=1):
+            if fields and len(fields) != len(header):
+                raise DataValidationError(
+                    file, f"row has {len(fields)} fields but the header has {len(header)}",
+                    row=row, line=reader.line_num,
+                    expected=f"{len(header)} comma-separated fields")
+    except csv.Error as exc:
+        raise DataValidationError(file, f"malformed CSV: {exc}", row=row + 1 if row else None,
+                                  line=reader.line_num,
+                                  expected="RFC 4180 CSV (quote fields holding , \" or newlines)"
+                                  ) from None
 
 
 def _fix_header(frame: pl.DataFrame, data: bytes) -> pl.DataFrame:
@@ -113,15 +126,36 @@ def _fix_header(frame: pl.DataFrame, data: bytes) -> pl.DataFrame:
     return frame.rename(dict(zip(frame.columns, header, strict=True)))
 
 
-def read_csv_bytes(data: bytes, file: str, encoding: str = "utf-8") -> RawTable:
+def _polars_csv(data: bytes, int_columns: IntColumns | None) -> pl.DataFrame:
+    """Parse CSV bytes; columns named by ``int_columns(header)`` as Int64 if they all parse.
+
+    Reading counts with polars' native integer parser is the fast path; when any
+    value does not parse, the table is read as text instead so that the
+    validation can name the offending row, column and value.
+    """
+    if int_columns is None:
+        return pl.read_csv(data, infer_schema=False)
+    header = pl.read_csv(data, n_rows=0, infer_schema=False).columns
+    ints = [c for c in int_columns(header) if c in header]
+    try:
+        return pl.read_csv(data, infer_schema=False,
+                           schema_overrides=dict.fromkeys(ints, pl.Int64))
+    except pl.exceptions.PolarsError:
+        return pl.read_csv(data, infer_schema=False)
+
+
+def read_csv_bytes(data: bytes, file: str, encoding: str = "utf-8",
+                   int_columns: IntColumns | None = None) -> RawTable:
     sha = hashlib.sha256(data).hexdigest()
+    if not data.strip():
+        raise DataValidationError(file, "file is empty", expected="a header row and data rows")
     if encoding.lower().replace("-", "") in {"utf8", "utf8sig"}:
         if data.startswith(b"\xef\xbb\xbf"):
             data = data[3:]
+        text = None
         try:
-            text = None
-            frame = pl.read_csv(data, infer_schema=False, encoding="utf8")
-        except pl.exceptions.ComputeError as exc:
+            frame = _polars_csv(data, int_columns)
+        except pl.exceptions.PolarsError as exc:
             try:
                 text = data.decode("utf-8")
             except UnicodeDecodeError as uexc:
@@ -136,17 +170,34 @@ def read_csv_bytes(data: bytes, file: str, encoding: str = "utf-8") -> RawTable:
         except LookupError:
             raise MappingError(f"unknown encoding {encoding!r}") from None
         try:
-            frame = pl.read_csv(text.encode("utf-8"), infer_schema=False)
-        except pl.exceptions.ComputeError as exc:
+            frame = _polars_csv(text.encode("utf-8"), int_columns)
+        except pl.exceptions.PolarsError as exc:
             _diagnose_csv(text, file)
             raise DataValidationError(file, f"cannot parse as CSV: {exc}") from None
     if frame.width == 0:
         raise DataValidationError(file, "file is empty", expected="a header row and data rows")
+    if frame.height and frame[:, -1].null_count():
+        # polars pads short rows with nulls; a null in the last column is the only
+        # cheap sign of one, so only then pay for a row-by-row check
+        _diagnose_csv(text if text is not None else data.decode("utf-8"), file)
     frame = _fix_header(frame, data)
     newlines = data.count(b"\n")
     trailing = data.endswith(b"\n")
     simple = newlines == frame.height + (1 if trailing else 0)
     return RawTable(frame, file, sha, 1 if simple else None)
+
+
+def count_columns(mapping: ColumnMapping, header: list[str]) -> list[str]:
+    """Header names of every column the mapping declares as a count."""
+    refs: list[ColumnRef | None] = [mapping.registered, mapping.valid, mapping.invalid,
+                                    mapping.blank, *(mapping.cast or ()),
+                                    *(r for _, r in mapping.candidates),
+                                    *(r for _, r in mapping.extra)]
+    names = [header[r] if isinstance(r, int) and -len(header) <= r < len(header) else r
+             for r in refs if r is not None]
+    if mapping.candidate_columns:
+        names += header[mapping.candidate_columns[0]:mapping.candidate_columns[1]]
+    return [n for n in names if isinstance(n, str)]
 
 
 def read_raw(path: str | Path, mapping: ColumnMapping) -> RawTable:
@@ -170,7 +221,8 @@ def read_raw(path: str | Path, mapping: ColumnMapping) -> RawTable:
         except Exception as exc:  # fastexcel raises its own types
             raise DataValidationError(file, f"cannot read spreadsheet: {exc}") from None
         return RawTable(frame, file, hashlib.sha256(data).hexdigest(), 1)
-    return read_csv_bytes(_read_bytes(path, mapping.zip_member), file, mapping.encoding)
+    fast = None if mapping.thousands_separator else partial(count_columns, mapping)
+    return read_csv_bytes(_read_bytes(path, mapping.zip_member), file, mapping.encoding, fast)
 
 
 # --- mapping columns -----------------------------------------------------------
@@ -205,15 +257,15 @@ def _parse_counts(raw: RawTable, col: str, role: str, *, thousands: str | None,
         parsed = s.cast(pl.Int64, strict=False)
     elif s.dtype.is_integer():
         missing = s.is_null()
-        bad = pl.Series([False] * len(s))
+        bad = None
         parsed = s.cast(pl.Int64)
     else:
         raise raw.error(f"{role} column has type {s.dtype}", column=col, expected=_COUNT_EXPECTED)
-    if bad.any():
+    if bad is not None and bad.any():
         i = int(bad.arg_true()[0])
         raise raw.error(f"{role} is not a whole number", row=i + 1, column=col,
                         value=s[i], expected=_COUNT_EXPECTED)
-    if not optional and missing.any():
+    if not optional and missing.any():  # type: ignore[union-attr]
         i = int(missing.arg_true()[0])
         raise raw.error(f"{role} is missing", row=i + 1, column=col, expected=_COUNT_EXPECTED)
     negative = parsed < 0
@@ -295,23 +347,40 @@ def load_results(
     if clash or len(set(candidates)) != len(candidates):
         raise MappingError(f"candidate names must be unique and not reserved: {sorted(clash)}")
 
-    def count(ref: ColumnRef | None, role: str, optional: bool) -> pl.Series | None:
+    specs: list[tuple[str, str, bool]] = []
+
+    def spec(ref: ColumnRef | None, role: str, optional: bool) -> str | None:
         if ref is None:
             return None
         c = _column_name(raw, ref, role)
-        return _parse_counts(raw, c, role, thousands=th, optional=optional)
+        specs.append((c, role, optional))
+        return c
 
-    votes = {n: count(c, f"votes for {n}", False) for n, c in cand}
-    registered = count(m.registered, "registered voters", True)
-    valid = count(m.valid, "valid ballots", False)
-    invalid = count(m.invalid, "invalid ballots", False)
-    blank = count(m.blank, "blank ballots", False)
-    if m.cast:
-        parts = [count(r, "ballots cast", False) for r in m.cast]
-        cast = pl.DataFrame(parts).sum_horizontal()
+    vote_cols = {n: spec(c, f"votes for {n}", False) for n, c in cand}
+    reg_col = spec(m.registered, "registered voters", True)
+    valid_col = spec(m.valid, "valid ballots", False)
+    invalid_col = spec(m.invalid, "invalid ballots", False)
+    blank_col = spec(m.blank, "blank ballots", False)
+    cast_cols = [spec(r, "ballots cast", False) for r in m.cast] if m.cast else []
+    extra_cols = {name: spec(ref, name, True) for name, ref in m.extra}
+    parsed = {c: _parse_counts(raw, c, role, thousands=th, optional=opt)
+              for c, role, opt in specs}
+
+    def count(col: str | None) -> pl.Series | None:
+        return None if col is None else parsed[col]
+
+    votes = {n: parsed[c] for n, c in vote_cols.items() if c is not None}
+    registered = count(reg_col)
+    valid = count(valid_col)
+    invalid = count(invalid_col)
+    blank = count(blank_col)
+    if cast_cols:
+        cast = pl.DataFrame([parsed[c].alias(f"part{i}") for i, c in enumerate(cast_cols)
+                             if c is not None]).sum_horizontal()
     else:
         pieces = [*votes.values()] + [p for p in (invalid, blank) if p is not None]
-        cast = pl.DataFrame(pieces).sum_horizontal()
+        cast = pl.DataFrame([p.alias(f"part{i}") for i, p in enumerate(pieces)]
+                            ).sum_horizontal()
 
     n = raw.frame.height
     null_int = pl.Series([None] * n, dtype=pl.Int64)
@@ -333,8 +402,8 @@ def load_results(
     for name, ref in m.attributes:
         c = _column_name(raw, ref, f"attribute {name}")
         cols[name] = raw.frame[c].cast(pl.String)
-    for name, ref in m.extra:
-        cols[name] = count(ref, name, True)  # type: ignore[assignment]
+    for name, col in extra_cols.items():
+        cols[name] = parsed[col]  # type: ignore[index]
     cols.update(votes)  # type: ignore[arg-type]
 
     frame = pl.DataFrame({k: v.alias(k) for k, v in cols.items()})

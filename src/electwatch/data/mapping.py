@@ -204,7 +204,9 @@ def sidecar_path(data_path: str | Path) -> Path:
     return p.with_name(name + ".mapping.toml")
 
 
-def resolve_mapping(data_path: str | Path, mapping: str | Path | ColumnMapping | None) -> ColumnMapping:
+def resolve_mapping(
+    data_path: str | Path, mapping: str | Path | ColumnMapping | None
+) -> ColumnMapping:
     """Find the mapping for a data file.
 
     ``mapping`` may be a :class:`ColumnMapping`, a TOML path or a built-in name.

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -32,7 +32,7 @@ RESERVED_COLUMNS = frozenset(
 )
 
 
-class CandidateStatus(str, Enum):
+class CandidateStatus(StrEnum):
     """Where a candidate stands in the vetting process."""
 
     REGISTERED = "registered"
@@ -107,7 +107,9 @@ class Contest:
             "name": self.name,
             "round": self.round,
             "candidates": [c.to_dict() for c in self.candidates],
-            "vetting": self.vetting_summary().to_dict() if self.candidates or self.vetting else None,
+            "vetting": (
+                self.vetting_summary().to_dict() if self.candidates or self.vetting else None
+            ),
         }
 
 

@@ -136,7 +136,7 @@ def simulate_election(
     n = p.n_stations
 
     # --- geography and station sizes
-    n_capital = int(round(p.capital_share * n)) if p.n_regions > 1 else 0
+    n_capital = round(p.capital_share * n) if p.n_regions > 1 else 0
     region_idx = np.empty(n, dtype=np.int64)
     region_idx[:n_capital] = 0
     others = max(p.n_regions - 1, 1)

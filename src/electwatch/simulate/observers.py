@@ -54,7 +54,7 @@ def weighted_sample(rng: np.random.Generator, weights: np.ndarray, n: int) -> np
 
 def stratified_sample(rng: np.random.Generator, strata: np.ndarray, n: int) -> np.ndarray:
     """Proportional allocation (largest remainder), simple random sample within strata."""
-    labels, inverse, sizes = np.unique(strata, return_inverse=True, return_counts=True)
+    _labels, inverse, sizes = np.unique(strata, return_inverse=True, return_counts=True)
     quota = n * sizes / sizes.sum()
     alloc = np.floor(quota).astype(int)
     short = n - alloc.sum()
@@ -147,5 +147,5 @@ def _largest_area(frame: pl.DataFrame, level: str) -> str:
 
 def _clock(hours: float) -> str:
     h = int(hours)
-    m = int(round((hours - h) * 60))
+    m = round((hours - h) * 60)
     return f"{h:02d}:{m:02d}"

@@ -1,0 +1,1 @@
+"""The ``electwatch`` command line: thin shells over the library functions."""
