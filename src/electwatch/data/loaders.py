@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import NoReturn
 
 import polars as pl
 
@@ -83,7 +84,8 @@ def _read_bytes(path: Path, member: str | None) -> bytes:
     return path.read_bytes()
 
 
-def _locate_decode_error(data: bytes, file: str, encoding: str, exc: UnicodeDecodeError) -> None:
+def _locate_decode_error(data: bytes, file: str, encoding: str,
+                         exc: UnicodeDecodeError) -> NoReturn:
     line = data.count(b"\n", 0, exc.start) + 1
     raise DataValidationError(
         file,

@@ -267,8 +267,8 @@ class ElectionResults:
         f = self.frame.filter(pl.col("registered").is_not_null())
         if f.height == 0:
             return None
-        reg = f["registered"].sum()
-        return float(f["cast"].sum() / reg) if reg else None
+        reg = int(f["registered"].sum())
+        return int(f["cast"].sum()) / reg if reg else None
 
     # --- slicing --------------------------------------------------------------
     def subset(self, mask: np.ndarray | pl.Series | pl.Expr) -> ElectionResults:

@@ -133,7 +133,7 @@ def simulate_observer_campaign(
     )
     reg_all = frame["registered"]
     turnout = (
-        float(frame["cast"].sum() / reg_all.sum()) if reg_all.null_count() == 0 else None
+        int(frame["cast"].sum()) / int(reg_all.sum()) if reg_all.null_count() == 0 else None
     )
     truth = CampaignTruth(design, len(idx), int(frame["cast"].sum()), turnout, undercount,
                           (start, end))
