@@ -1,0 +1,352 @@
+"""Digit tests on vote counts.
+
+* 2BL, second-digit mean (Mebane, "Election forensics: vote counts and Benford's
+  law", 2006; "Election Forensics Toolkit", 2015): under Benford's law the second
+  significant digit d has P(d) = sum_{k=1..9} log10(1 + 1/(10k + d)), mean 4.187,
+  variance 8.254. Counts < 10 have no second digit and are excluded.
+* Last digit (Beber & Scacco, "What the numbers say: a digit-based test for
+  election fraud", Political Analysis 20(2):211-234, 2012): last digits of counts
+  are uniform (mean 4.5, variance 8.25); tested by the mean and by Pearson's
+  chi-square with 9 degrees of freedom. Counts below ``min_count`` (10) are
+  excluded because their last digit is not uniform.
+* C05s / P05s (Mebane's toolkit): the share of counts, and of rounded integer
+  percentages, ending in 0 or 5; null 0.2.
+
+Digits are extracted from integers with integer arithmetic, never from float strings.
+Bootstrap intervals resample the digit frequencies (a multinomial draw with the
+observed frequencies is exactly a nonparametric bootstrap of a statistic that only
+depends on the digits); for levels with many areas an asymptotic interval is used.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+from electwatch.forensics.areas import AreaGroups
+from electwatch.forensics.types import TestResult, fmt, fmt_p
+
+_DIGITS = np.arange(10, dtype=np.float64)
+_POW10 = 10 ** np.arange(19, dtype=np.int64)
+
+#: Benford's second-digit law
+BENFORD_2ND = np.array([np.sum(np.log10(1 + 1 / (10 * np.arange(1, 10) + d))) for d in range(10)])
+BENFORD_2ND_MEAN = float(BENFORD_2ND @ _DIGITS)  # 4.187
+BENFORD_2ND_VAR = float(BENFORD_2ND @ _DIGITS**2 - BENFORD_2ND_MEAN**2)  # 8.254
+UNIFORM = np.full(10, 0.1)
+LAST_MEAN = 4.5
+LAST_VAR = 8.25
+
+#: areas above this many at one level get asymptotic instead of bootstrap intervals
+MAX_BOOTSTRAP_GROUPS = 200
+
+
+def n_digits(x: np.ndarray) -> np.ndarray:
+    """Number of decimal digits of positive integers (integer arithmetic)."""
+    return np.searchsorted(_POW10, np.asarray(x, dtype=np.int64), side="right")
+
+
+def second_digit(x: np.ndarray) -> np.ndarray:
+    """Second significant digit of integers >= 10."""
+    x = np.asarray(x, dtype=np.int64)
+    if np.any(x < 10):
+        raise ValueError("second digit needs integers >= 10")
+    return (x // _POW10[n_digits(x) - 2]) % 10
+
+
+def last_digit(x: np.ndarray) -> np.ndarray:
+    return np.asarray(x, dtype=np.int64) % 10
+
+
+def _as_counts(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Integer counts and the mask of usable (finite, non-negative) entries."""
+    xf = np.asarray(x, dtype=np.float64)
+    ok = np.isfinite(xf) & (xf >= 0)
+    xi = np.zeros(xf.shape, dtype=np.int64)
+    xi[ok] = np.rint(xf[ok]).astype(np.int64)
+    return xi, ok
+
+
+def digit_table(digits: np.ndarray, groups: AreaGroups, mask: np.ndarray) -> np.ndarray:
+    """G x 10 table of digit frequencies per area."""
+    return np.bincount(
+        groups.codes[mask] * 10 + digits[mask], minlength=groups.n_groups * 10
+    ).reshape(groups.n_groups, 10)
+
+
+def bootstrap_mean_ci(
+    table: np.ndarray,
+    values: np.ndarray,
+    n_bootstrap: int,
+    rng: np.random.Generator,
+    level: float = 0.95,
+    chunk: int = 250,
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """Percentile CI of the mean of a discrete variable per area.
+
+    ``table`` is G x K frequencies. With few areas each bootstrap replicate is a
+    multinomial draw of the area's n from its observed frequencies; with many
+    areas (or ``n_bootstrap == 0``) a normal interval with the plug-in variance.
+    """
+    n = table.sum(axis=1)
+    g = table.shape[0]
+    lo = np.full(g, np.nan)
+    hi = np.full(g, np.nan)
+    ok = n > 0
+    if not ok.any():
+        return lo, hi, "none"
+    p = table[ok] / n[ok, None]
+    mean = p @ values
+    q = (1 - level) / 2
+    if n_bootstrap > 0 and g <= MAX_BOOTSTRAP_GROUPS:
+        reps = []
+        for start in range(0, n_bootstrap, chunk):
+            b = min(chunk, n_bootstrap - start)
+            draws = rng.multinomial(n[ok], p, size=(b, int(ok.sum())))
+            reps.append(draws @ values / n[ok])
+        boot = np.concatenate(reps, axis=0)
+        lo[ok], hi[ok] = np.quantile(boot, [q, 1 - q], axis=0)
+        return lo, hi, f"bootstrap ({n_bootstrap} multinomial resamples of digit frequencies)"
+    var = p @ values**2 - mean**2
+    z = stats.norm.ppf(1 - q)
+    half = z * np.sqrt(var / n[ok])
+    lo[ok], hi[ok] = mean - half, mean + half
+    return lo, hi, "normal approximation (many areas)"
+
+
+def _mean_tests(
+    test: str,
+    subject: str,
+    table: np.ndarray,
+    groups: AreaGroups,
+    null_mean: float,
+    null_var: float,
+    n_bootstrap: int,
+    rng: np.random.Generator,
+    label: str,
+) -> list[TestResult]:
+    n = table.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = table @ _DIGITS / n
+        z = (mean - null_mean) / np.sqrt(null_var / n)
+    p = 2 * stats.norm.sf(np.abs(z))
+    lo, hi, method = bootstrap_mean_ci(table, _DIGITS, n_bootstrap, rng)
+    out = []
+    for i, area in enumerate(groups.names):
+        if n[i] == 0:
+            continue
+        dev = "deviates from" if p[i] < 0.05 else "is consistent with"
+        reading = (
+            f"{label} {fmt(mean[i])} vs {null_mean:.3f} expected (95% CI "
+            f"{fmt(lo[i])}-{fmt(hi[i])}, {fmt_p(p[i])}, n={n[i]:,}): {dev} the null"
+        )
+        out.append(
+            TestResult(
+                test=test,
+                level=groups.level,
+                area=area,
+                subject=subject,
+                statistic=float(mean[i]),
+                null_value=null_mean,
+                p_value=float(p[i]),
+                ci_low=float(lo[i]),
+                ci_high=float(hi[i]),
+                n=int(n[i]),
+                reading=reading,
+                details={"z": float(z[i]), "ci_method": method, "digit_counts": table[i].tolist()},
+            )
+        )
+    return out
+
+
+def second_digit_test(
+    counts: np.ndarray,
+    groups: AreaGroups,
+    *,
+    subject: str = "counts",
+    n_bootstrap: int = 1000,
+    rng: np.random.Generator | None = None,
+) -> list[TestResult]:
+    """2BL test: mean of second digits vs Benford's 4.187 (Mebane 2006); counts < 10 out."""
+    rng = rng or np.random.default_rng(0)
+    x, ok = _as_counts(counts)
+    ok &= x >= 10
+    d = np.zeros_like(x)
+    d[ok] = second_digit(x[ok])
+    table = digit_table(d, groups, ok)
+    return _mean_tests(
+        "2bl_second_digit_mean",
+        subject,
+        table,
+        groups,
+        BENFORD_2ND_MEAN,
+        BENFORD_2ND_VAR,
+        n_bootstrap,
+        rng,
+        "second-digit mean",
+    )
+
+
+def last_digit_tests(
+    counts: np.ndarray,
+    groups: AreaGroups,
+    *,
+    subject: str = "counts",
+    min_count: int = 10,
+    n_bootstrap: int = 1000,
+    rng: np.random.Generator | None = None,
+) -> list[TestResult]:
+    """Last-digit mean (null 4.5) and chi-square uniformity (Beber & Scacco 2012)."""
+    rng = rng or np.random.default_rng(0)
+    x, ok = _as_counts(counts)
+    ok &= x >= min_count
+    table = digit_table(last_digit(x), groups, ok)
+    out = _mean_tests(
+        "last_digit_mean",
+        subject,
+        table,
+        groups,
+        LAST_MEAN,
+        LAST_VAR,
+        n_bootstrap,
+        rng,
+        "last-digit mean",
+    )
+    n = table.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        expected = n[:, None] * 0.1
+        chi2 = ((table - expected) ** 2 / expected).sum(axis=1)
+    p = stats.chi2.sf(chi2, 9)
+    for i, area in enumerate(groups.names):
+        if n[i] == 0:
+            continue
+        dev = "not uniform" if p[i] < 0.05 else "consistent with uniform"
+        small = " (n < 50: chi-square approximate)" if n[i] < 50 else ""
+        out.append(
+            TestResult(
+                test="last_digit_chi2",
+                level=groups.level,
+                area=area,
+                subject=subject,
+                statistic=float(chi2[i]),
+                null_value=9.0,
+                p_value=float(p[i]),
+                ci_low=None,
+                ci_high=None,
+                n=int(n[i]),
+                reading=f"last digits chi-square {chi2[i]:.1f} on 9 df ({fmt_p(p[i])}, "
+                f"n={n[i]:,}): {dev}{small}",
+                details={"df": 9, "digit_counts": table[i].tolist(), "min_count": min_count},
+            )
+        )
+    return out
+
+
+def _share_test(
+    test: str,
+    subject: str,
+    hits: np.ndarray,
+    mask: np.ndarray,
+    groups: AreaGroups,
+    null: float,
+    n_bootstrap: int,
+    rng: np.random.Generator,
+    label: str,
+    details: dict[str, object],
+) -> list[TestResult]:
+    k = groups.counts(mask & hits)
+    n = groups.counts(mask)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = k / n
+    # exact two-sided binomial p-value (doubling the smaller tail)
+    p = np.minimum(1.0, 2 * np.minimum(stats.binom.cdf(k, n, null), stats.binom.sf(k - 1, n, null)))
+    table = np.stack([n - k, k], axis=1)
+    lo, hi, method = bootstrap_mean_ci(table, np.array([0.0, 1.0]), n_bootstrap, rng)
+    out = []
+    for i, area in enumerate(groups.names):
+        if n[i] == 0:
+            continue
+        dev = "deviates from" if p[i] < 0.05 else "is consistent with"
+        out.append(
+            TestResult(
+                test=test,
+                level=groups.level,
+                area=area,
+                subject=subject,
+                statistic=float(share[i]),
+                null_value=null,
+                p_value=float(p[i]),
+                ci_low=float(lo[i]),
+                ci_high=float(hi[i]),
+                n=int(n[i]),
+                reading=f"{label} {share[i]:.3f} vs {null} expected (95% CI {fmt(lo[i])}-"
+                f"{fmt(hi[i])}, {fmt_p(p[i])}, n={n[i]:,}): {dev} the null",
+                details={"ci_method": method, "hits": int(k[i]), **details},
+            )
+        )
+    return out
+
+
+def c05s_test(
+    counts: np.ndarray,
+    groups: AreaGroups,
+    *,
+    subject: str = "counts",
+    min_count: int = 10,
+    n_bootstrap: int = 1000,
+    rng: np.random.Generator | None = None,
+) -> list[TestResult]:
+    """C05s: share of counts ending in 0 or 5 (Mebane's toolkit; null 0.2)."""
+    rng = rng or np.random.default_rng(0)
+    x, ok = _as_counts(counts)
+    ok &= x >= min_count
+    hits = (x % 5) == 0
+    return _share_test(
+        "c05s",
+        subject,
+        hits,
+        ok,
+        groups,
+        0.2,
+        n_bootstrap,
+        rng,
+        "share of counts ending in 0/5",
+        {"min_count": min_count},
+    )
+
+
+def p05s_test(
+    numerator: np.ndarray,
+    denominator: np.ndarray,
+    groups: AreaGroups,
+    *,
+    subject: str = "percentages",
+    min_denominator: int = 100,
+    n_bootstrap: int = 1000,
+    rng: np.random.Generator | None = None,
+) -> list[TestResult]:
+    """P05s: share of rounded integer percentages ending in 0 or 5 (Mebane; null 0.2).
+
+    Percentages are 100 * numerator / denominator rounded half-up with integer
+    arithmetic; denominators below ``min_denominator`` are excluded because small
+    denominators make some percentages much more likely than others.
+    """
+    rng = rng or np.random.default_rng(0)
+    num, ok1 = _as_counts(numerator)
+    den, ok2 = _as_counts(denominator)
+    ok = ok1 & ok2 & (den >= max(min_denominator, 1)) & (num <= den)
+    safe = np.where(ok, den, 1)
+    pct = (200 * num + safe) // (2 * safe)  # round(100 num / den), half up
+    hits = (pct % 5) == 0
+    return _share_test(
+        "p05s",
+        subject,
+        hits,
+        ok,
+        groups,
+        0.2,
+        n_bootstrap,
+        rng,
+        "share of percentages ending in 0/5",
+        {"min_denominator": min_denominator},
+    )

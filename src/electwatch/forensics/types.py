@@ -1,0 +1,103 @@
+"""Typed results of the forensics tests.
+
+Every test returns :class:`TestResult` rows (one per area): the statistic, its
+expected value under the null, a p-value and/or a (bootstrap) confidence interval,
+the number of units used, a one-line plain reading and, after multiple-testing
+control across areas (Benjamini & Hochberg 1995), the adjusted p-value and a flag.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+NATIONAL = "national"
+ALL_AREAS = "all"
+
+
+def _clean(value: Any) -> Any:
+    """JSON-friendly scalars: numpy -> python, NaN/inf -> None."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, np.ndarray):
+        return [_clean(v) for v in value.tolist()]
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """One forensic test on one area.
+
+    ``statistic`` is compared with ``null_value`` (what a clean election gives);
+    ``p_value`` is the raw p-value, ``p_adjusted`` the Benjamini-Hochberg adjusted
+    one across the areas of the same level, test and subject; ``ci_low``/``ci_high``
+    a 95% interval for the statistic (bootstrap where ``details['ci_method']`` says
+    so). ``flagged`` is True when the area deviates from the null at the 5% level
+    after the adjustment (or, for tests without a p-value, when the interval excludes
+    the null).
+    """
+
+    __test__ = False  # not a pytest test class
+
+    test: str
+    level: str
+    area: str
+    subject: str
+    statistic: float
+    null_value: float | None
+    p_value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+    reading: str
+    p_adjusted: float | None = None
+    flagged: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def with_adjustment(self, p_adjusted: float | None, alpha: float = 0.05) -> TestResult:
+        if p_adjusted is not None and math.isfinite(p_adjusted):
+            flagged = p_adjusted < alpha
+        elif self.ci_low is not None and self.ci_high is not None and self.null_value is not None:
+            flagged = not (self.ci_low <= self.null_value <= self.ci_high)
+        else:
+            flagged = self.flagged
+        return replace(self, p_adjusted=p_adjusted, flagged=bool(flagged))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "test": self.test,
+            "level": self.level,
+            "area": self.area,
+            "subject": self.subject,
+            "statistic": _clean(float(self.statistic)),
+            "null_value": _clean(self.null_value),
+            "p_value": _clean(self.p_value),
+            "p_adjusted": _clean(self.p_adjusted),
+            "ci_low": _clean(self.ci_low),
+            "ci_high": _clean(self.ci_high),
+            "n": int(self.n),
+            "flagged": self.flagged,
+            "reading": self.reading,
+            "details": _clean(self.details),
+        }
+
+
+def fmt(x: float | None, digits: int = 3) -> str:
+    if x is None or not math.isfinite(x):
+        return "n/a"
+    return f"{x:.{digits}f}"
+
+
+def fmt_p(p: float | None) -> str:
+    if p is None or not math.isfinite(p):
+        return "p n/a"
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
