@@ -1,0 +1,111 @@
+"""``electwatch claims``: the claims ledger (thin shell over electwatch.claims)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from electwatch.cli.common import out, print_json, user_errors
+
+_STYLE = {
+    "ok": "green",
+    "consistent": "green",
+    "mismatch": "bold red",
+    "conflict": "bold red",
+    "unverifiable": "dim",
+}
+
+
+def register(app: typer.Typer) -> None:
+    claims_app = typer.Typer(help="Claims ledger: check published figures.", no_args_is_help=True)
+    app.add_typer(claims_app, name="claims")
+
+    @claims_app.command("list")
+    def list_claims(
+        file: Path = typer.Argument(..., help="Claims TOML file."),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """List the claims of a ledger."""
+        from electwatch.claims import load_claims
+
+        with user_errors():
+            ledger = load_claims(file)
+        if as_json:
+            print_json(ledger.to_dict())
+            return
+        t = Table(title=f"Claims in {file}")
+        for col in ("id", "source", "date", "quantity", "value", "method"):
+            t.add_column(col)
+        for c in ledger:
+            t.add_row(
+                c.id,
+                c.source,
+                c.date or "",
+                c.quantity,
+                ("" if c.relation == "=" else c.relation + " ") + c.stated.text,
+                c.method or "",
+            )
+        out.print(t)
+
+    @claims_app.command("check")
+    def check(
+        file: Path = typer.Argument(..., help="Claims TOML file."),
+        results: Path | None = typer.Option(
+            None, "--results", "-r", help="Official results to hold the claims against."
+        ),
+        mapping: str | None = typer.Option(None, "--mapping", "-m"),
+        estimate: list[Path] | None = typer.Option(
+            None,
+            "--estimate",
+            "-e",
+            help="JSON from `electwatch estimate --json` (repeatable).",
+        ),
+        subject: str | None = typer.Option(
+            None, help="Subject the estimates/results are about (prefix of claims' subject)."
+        ),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+        strict: bool = typer.Option(
+            False, help="Exit with code 1 if any check is a mismatch or conflict."
+        ),
+    ) -> None:
+        """Check each claim's arithmetic; hold claims against each other, estimates, results."""
+        from electwatch.claims import check_ledger, claims_table_rows, load_claims
+        from electwatch.claims.ledger import estimates_from_json, official_figures
+
+        with user_errors():
+            ledger = load_claims(file)
+            official = None
+            label = "official results"
+            if results is not None:
+                from electwatch.data import load_results
+
+                res = load_results(results, mapping)
+                official = official_figures(res.summary())
+                label = f"official results ({results.name})"
+            ests = {}
+            for path in estimate or []:
+                try:
+                    data = json.loads(path.read_text(encoding="utf-8"))
+                except (OSError, json.JSONDecodeError) as exc:
+                    raise typer.BadParameter(f"{path}: {exc}") from None
+                ests.update(estimates_from_json(data, prefix=path.stem))
+            report = check_ledger(
+                ledger, estimates=ests, official=official, official_label=label, subject=subject
+            )
+        if as_json:
+            print_json(report.to_dict())
+        else:
+            t = Table(title=f"Claims ledger: {file}")
+            for col in ("claim", "check", "status", "stated", "reference", "against", "detail"):
+                t.add_column(col, overflow="fold")
+            for row in claims_table_rows(report):
+                style = _STYLE.get(row[2], "")
+                t.add_row(row[0], row[1], f"[{style}]{row[2]}[/]", *row[3:])
+            out.print(t)
+            counts = report.counts()
+            out.print(", ".join(f"{k}: {v}" for k, v in counts.items()))
+        if strict and report.failed:
+            raise typer.Exit(code=1)

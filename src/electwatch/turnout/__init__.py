@@ -1,0 +1,82 @@
+"""Turnout estimation from counts at observed polling stations (spec section B)."""
+
+from electwatch.turnout.analysis import TurnoutAnalysis, estimate_turnout
+from electwatch.turnout.estimate import (
+    POOLED,
+    EmptyStrataError,
+    Estimate,
+    StrataDesign,
+    StratumSummary,
+    SummaryFigures,
+    bootstrap_stratified,
+    naive_expansion,
+    naive_from_summary,
+    ratio_estimate,
+    rescaled_bootstrap_weights,
+    strata_design,
+    stratified_estimate,
+    stratified_ratio_estimate,
+    z_value,
+)
+from electwatch.turnout.frame import StationFrame, frame_from_results, size_classes
+from electwatch.turnout.observations import (
+    Observations,
+    load_observations,
+    observations_from_frame,
+)
+from electwatch.turnout.reconcile import (
+    Reconciliation,
+    SensitivityTable,
+    parse_claim,
+    reconcile,
+    round_up_bound,
+    selection_ratio,
+    sensitivity_table,
+    station_sd_for_upper_bound,
+)
+from electwatch.turnout.windows import (
+    correct_counts,
+    covered_shares,
+    estimate_profile,
+    fit_profile_shares,
+    overlap_matrix,
+)
+
+__all__ = [
+    "POOLED",
+    "EmptyStrataError",
+    "Estimate",
+    "Observations",
+    "Reconciliation",
+    "SensitivityTable",
+    "StationFrame",
+    "StrataDesign",
+    "StratumSummary",
+    "SummaryFigures",
+    "TurnoutAnalysis",
+    "bootstrap_stratified",
+    "correct_counts",
+    "covered_shares",
+    "estimate_profile",
+    "estimate_turnout",
+    "fit_profile_shares",
+    "frame_from_results",
+    "load_observations",
+    "naive_expansion",
+    "naive_from_summary",
+    "observations_from_frame",
+    "overlap_matrix",
+    "parse_claim",
+    "ratio_estimate",
+    "reconcile",
+    "rescaled_bootstrap_weights",
+    "round_up_bound",
+    "selection_ratio",
+    "sensitivity_table",
+    "size_classes",
+    "station_sd_for_upper_bound",
+    "strata_design",
+    "stratified_estimate",
+    "stratified_ratio_estimate",
+    "z_value",
+]

@@ -1,0 +1,104 @@
+"""Partial watch windows: arrival profiles and the correction of counts.
+
+An observer who watched only part of polling day saw the share
+s_i = sum_k o_ik p_k of the station's voters, where p_k is the share of a day's
+voters arriving in polling hour k (the :class:`ArrivalProfile`) and o_ik in [0, 1]
+the part of hour k the observer watched. The corrected whole-day count is
+y_i = c_i / s_i.
+
+The profile is either given (e.g. published hourly turnout) or estimated from the
+observers who report hourly counts c_ik. With c_ik ~ Poisson(T_i p_k o_ik) the
+maximum-likelihood estimate solves the fixed point (a log-linear Poisson model with
+station and hour effects, fitted by alternating conditional maximisation, the
+same iteration as iterative proportional fitting, Bishop, Fienberg & Holland 1975,
+ch. 3):
+
+    T_i = sum_k c_ik / sum_k o_ik p_k,      p_k  proportional to  sum_i c_ik / sum_i T_i o_ik.
+
+When every reporting observer watched the whole day this is one step:
+p_k = sum_i c_ik / sum_i c_i. The iteration is vectorised over stations and, for
+the bootstrap, over replicate weights (B x n), so the profile's uncertainty is
+propagated by re-estimating it in every bootstrap replicate.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from electwatch.data.observations import ArrivalProfile
+
+
+def overlap_matrix(start: np.ndarray, end: np.ndarray, open_hour: int, n_hours: int) -> np.ndarray:
+    """o_ik: the fraction of polling hour k (from ``open_hour``) inside [start, end)."""
+    hours = open_hour + np.arange(n_hours, dtype=float)
+    s = np.asarray(start, dtype=float)[:, None]
+    e = np.asarray(end, dtype=float)[:, None]
+    return np.clip(np.minimum(hours + 1, e) - np.maximum(hours, s), 0.0, 1.0)
+
+
+def fit_profile_shares(
+    hourly: np.ndarray,
+    overlap: np.ndarray,
+    weights: np.ndarray | None = None,
+    *,
+    iterations: int = 500,
+    tol: float = 1e-12,
+) -> np.ndarray:
+    """Poisson ML arrival shares from hourly counts over (partial) windows.
+
+    ``hourly`` and ``overlap`` are (n x H); ``weights`` is None, (n,) or (B x n)
+    (bootstrap replicate weights); returns (H,) or (B x H) shares summing to 1.
+    """
+    c = np.asarray(hourly, dtype=float)
+    o = np.asarray(overlap, dtype=float)
+    if c.shape != o.shape or c.ndim != 2:
+        raise ValueError("hourly counts and overlaps must be (stations x hours) alike")
+    if (c[o == 0] > 0).any():
+        raise ValueError("hourly counts reported for hours outside the watch window")
+    batch = weights is not None and np.ndim(weights) == 2
+    w = np.ones((1, c.shape[0])) if weights is None else np.atleast_2d(weights)
+    covered = (w @ o) > 0  # (B x H)
+    if not covered.all():
+        hours = np.flatnonzero(~covered.all(axis=0))
+        raise ValueError(
+            f"no observer watched polling hour(s) {hours.tolist()}: the profile "
+            "cannot be estimated there; give a profile"
+        )
+    num = w @ c  # (B x H): weighted hourly counts
+    c_tot = c.sum(axis=1)  # (n,)
+    p = num / num.sum(axis=1, keepdims=True)
+    for _ in range(iterations):
+        share = p @ o.T  # (B x n): s_i under the current profile
+        t = np.divide(c_tot[None, :], share, out=np.zeros_like(share), where=share > 0)
+        den = (w * t) @ o  # (B x H)
+        p_new = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+        p_new /= p_new.sum(axis=1, keepdims=True)
+        if np.max(np.abs(p_new - p)) < tol:
+            p = p_new
+            break
+        p = p_new
+    return p if batch else p[0]
+
+
+def estimate_profile(
+    hourly: np.ndarray, start: np.ndarray, end: np.ndarray, open_hour: int
+) -> ArrivalProfile:
+    """An :class:`ArrivalProfile` estimated from hourly reports (rows of ``hourly``)."""
+    h = np.asarray(hourly, dtype=float)
+    o = overlap_matrix(start, end, open_hour, h.shape[1])
+    p = fit_profile_shares(h, o)
+    p = p / p.sum()
+    return ArrivalProfile(open_hour, tuple(float(x) for x in p))
+
+
+def covered_shares(profile_shares: np.ndarray, overlap: np.ndarray) -> np.ndarray:
+    """s_i = sum_k o_ik p_k, for (H,) -> (n,) or (B x H) -> (B x n) shares."""
+    return np.asarray(profile_shares) @ np.asarray(overlap).T
+
+
+def correct_counts(counts: np.ndarray, shares: np.ndarray) -> np.ndarray:
+    """Whole-day counts c_i / s_i (error if a window covers no arrivals)."""
+    s = np.asarray(shares, dtype=float)
+    if (s <= 0).any():
+        raise ValueError("a watch window covers no polling hour of the arrival profile")
+    return np.asarray(counts, dtype=float) / s

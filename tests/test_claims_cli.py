@@ -1,0 +1,51 @@
+"""`electwatch claims list` and `electwatch claims check`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from electwatch.cli.main import app
+
+EXAMPLE = str(Path(__file__).resolve().parents[1] / "examples" / "claims.toml")
+runner = CliRunner()
+
+
+def test_list():
+    res = runner.invoke(app, ["claims", "list", EXAMPLE], env={"COLUMNS": "250"})
+    assert res.exit_code == 0, res.output
+    assert "overseas-cast" in res.output and "<= 8.2%" in res.output
+
+
+def test_check_table_and_strict():
+    res = runner.invoke(app, ["claims", "check", EXAMPLE], env={"COLUMNS": "250"})
+    assert res.exit_code == 0, res.output
+    assert "ok: 7, mismatch: 0, consistent: 2, conflict: 3, unverifiable: 5" in res.output
+    strict = runner.invoke(app, ["claims", "check", EXAMPLE, "--strict"])
+    assert strict.exit_code == 1  # the 41% official figure conflicts with the observers
+
+
+def test_check_against_estimate_json(tmp_path):
+    est = runner.invoke(app, [
+        "estimate", "--observed-stations", "1941", "--counted", "156597",
+        "--total-stations", "59000", "--eligible", "61000000", "--station-sd", "90", "--json",
+    ])  # fmt: skip
+    assert est.exit_code == 0, est.output
+    path = tmp_path / "seed.json"
+    path.write_text(est.output, encoding="utf-8")
+    res = runner.invoke(app, ["claims", "check", EXAMPLE, "-e", str(path),
+                              "--subject", "national election", "--json"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.output)
+    rows = {(r["claim"], r["kind"]): r for r in d["checks"]}
+    assert rows[("official-turnout", "vs_estimate")]["status"] == "conflict"
+    assert rows[("observer-turnout", "vs_estimate")]["status"] == "consistent"
+
+
+def test_bad_file_is_one_line_error(tmp_path):
+    bad = tmp_path / "c.toml"
+    bad.write_text("[[claims]]\nid = 'a'\n", encoding="utf-8")
+    res = runner.invoke(app, ["claims", "check", str(bad)])
+    assert res.exit_code == 2 and "no 'source'" in res.output
