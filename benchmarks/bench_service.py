@@ -1,0 +1,140 @@
+"""Load benchmark of the intake service on loopback.
+
+N simulated observers (in client processes separate from the server) submit
+SYNTHETIC reports to ``electwatch serve`` (one uvicorn worker) as fast as the
+server acknowledges them. Printed per database: sustained acknowledged reports/s,
+p50/p99 latency, and acknowledged vs stored reports (must be equal). The baseline
+is the same server with group commit disabled (one transaction per report,
+ELECTWATCH_WRITER_BATCH=1); the ratio is group commit over baseline.
+
+    PYTHONPATH=src python benchmarks/bench_service.py            # small (CI): ~30 s
+    PYTHONPATH=src python benchmarks/bench_service.py --full     # 64 observers, 20k reports
+    PYTHONPATH=src python benchmarks/bench_service.py --db sqlite
+
+The per-credential rate limit is raised to 1000/s for the run (a real observer sends
+a handful of reports a day; the default limit is 10/s with bursts of 60).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from electwatch.storage.db import make_engine, session_factory, upgrade
+from electwatch.storage.models import Report
+from electwatch.web.loadtest import Connection, Observer, ServerProcess, run_load_processes
+from electwatch.web.testing import postgres_available, seed, throwaway_database
+
+
+def warm_up(port: int, observers: list[Observer]) -> None:
+    async def go() -> None:
+        conns = [Connection("127.0.0.1", port) for _ in observers]
+        await asyncio.gather(
+            *(c.request("GET", "/api/me", o.token) for c, o in zip(conns, observers, strict=True))
+        )
+        for c in conns:
+            c.close()
+
+    asyncio.run(go())
+
+
+def run_one(
+    kind: str, observers: int, reports: int, seconds: float, processes: int, batch: int | None
+) -> dict[str, object]:
+    with throwaway_database(kind) as url, tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(url)
+        upgrade(engine)
+        factory = session_factory(engine)
+        sd = seed(factory, n_stations=max(observers, 40), extra_observers=observers)
+        obs = [
+            Observer(sd.users[f"load-{k}"].token, sd.stations[k % len(sd.stations)])
+            for k in range(observers)
+        ]
+        old = os.environ.get("ELECTWATCH_WRITER_BATCH")
+        if batch is not None:
+            os.environ["ELECTWATCH_WRITER_BATCH"] = str(batch)
+        server = ServerProcess(url, Path(tmp)).start()
+        if batch is not None:
+            if old is None:
+                del os.environ["ELECTWATCH_WRITER_BATCH"]
+            else:
+                os.environ["ELECTWATCH_WRITER_BATCH"] = old
+        try:
+            per = -(-reports // observers)
+            warm_up(server.port, obs)  # each token's scrypt check once, not measured
+            cpu0 = server.cpu_seconds()
+            res = run_load_processes(
+                "127.0.0.1", server.port, sd.election_id, obs, per, seconds, processes
+            )
+            cpu = server.cpu_seconds() - cpu0
+        finally:
+            server.stop()
+        with factory() as s:
+            stored = s.scalar(
+                select(func.count()).select_from(Report).where(Report.election_id == sd.election_id)
+            )
+        engine.dispose()
+        out = res.summary()
+        out["stored"] = stored
+        out["created"] = sum(o.status == 201 for o in res.outcomes)
+        # server CPU per request (the client processes' own warm-up GETs included)
+        out["server_cpu_ms"] = 1000 * cpu / max(len(res.outcomes) + observers, 1)
+        return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--full", action="store_true", help="64 observers, 20,000 reports")
+    ap.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    ap.add_argument("--observers", type=int)
+    ap.add_argument("--reports", type=int)
+    ap.add_argument("--seconds", type=float, help="time limit of the load phase")
+    ap.add_argument("--processes", type=int, default=2, help="client processes")
+    ap.add_argument("--no-baseline", action="store_true")
+    a = ap.parse_args()
+    observers = a.observers or (64 if a.full else 32)
+    reports = a.reports or (20_000 if a.full else 3_000)
+    seconds = a.seconds or (90.0 if a.full else 20.0)
+    kinds = ["sqlite", "postgresql"] if a.db == "both" else [a.db]
+    failed = False
+    print(
+        f"# {observers} observers, {reports} reports (time limit {seconds:.0f} s), "
+        f"{a.processes} client processes, server: 1 uvicorn worker"
+    )
+    for kind in kinds:
+        if kind == "postgresql" and (reason := postgres_available()):
+            print(f"{kind}: skipped ({reason})")
+            continue
+        r = run_one(kind, observers, reports, seconds, a.processes, None)
+        line = (
+            f"{kind:10s} group commit: {r['reports_per_s']:7.0f} reports/s  "
+            f"p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms  "
+            f"acknowledged {r['acknowledged']}  created {r['created']}  "
+            f"stored {r['stored']}  codes {r['status_codes']}  "
+            f"server CPU {r['server_cpu_ms']:.2f} ms/report"
+        )
+        print(line, flush=True)
+        if r["created"] != r["stored"] or r["acknowledged"] != r["requests"]:
+            failed = True
+            print(f"  MISMATCH: acknowledged/created/stored differ on {kind}")
+        if not a.no_baseline:
+            b = run_one(kind, observers, max(reports // 3, 500), seconds, a.processes, 1)
+            print(
+                f"{kind:10s} baseline (1 report/commit): {b['reports_per_s']:7.0f} reports/s  "
+                f"p50 {b['p50_ms']:6.1f} ms  p99 {b['p99_ms']:6.1f} ms  "
+                f"stored {b['stored']}/{b['created']}  ratio "
+                f"{r['reports_per_s'] / b['reports_per_s']:.2f}x",
+                flush=True,
+            )
+            failed |= b["created"] != b["stored"]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

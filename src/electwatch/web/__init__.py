@@ -1,0 +1,1 @@
+"""The observation intake service (FastAPI): JSON API, auth, evidence, pages."""

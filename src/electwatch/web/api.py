@@ -1,0 +1,841 @@
+"""The JSON API (``/api``). Every route declares its roles; objects outside the
+caller's scope answer 404 exactly like objects that do not exist (nothing leaks)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, Response, UploadFile
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel, Field, field_validator, model_validator
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from electwatch.data.observations import parse_clock
+from electwatch.storage import service as svc
+from electwatch.storage.models import (
+    Area,
+    AuditEntry,
+    Credential,
+    Election,
+    Evidence,
+    Report,
+    ReportEvidence,
+    Station,
+    StationAction,
+    User,
+)
+from electwatch.storage.records import RECORD_STATUSES, record_dicts, station_records
+from electwatch.storage.writer import ReportIn, WriteResult
+from electwatch.web.auth import (
+    ADMIN,
+    ANY_ROLE,
+    COORDINATION,
+    OBSERVER,
+    SESSION_COOKIE,
+    STAFF_READ,
+    Principal,
+    public,
+    require_roles,
+    session_csrf,
+)
+
+router = APIRouter(prefix="/api")
+NOT_FOUND = HTTPException(status_code=404, detail="not found")
+READERS = require_roles("observer", "coordinator", "analyst", "admin")
+EVIDENCE_READERS = require_roles("observer", "coordinator", "admin")
+
+
+def db(request: Request) -> Iterator[Session]:
+    with request.app.state.ctx.factory() as s:
+        yield s
+
+
+DB = Annotated[Session, Depends(db)]
+
+
+def ctx_of(request: Request) -> Any:
+    return request.app.state.ctx
+
+
+def minutes(value: str) -> int:
+    return round(parse_clock(value) * 60)
+
+
+# --- schemas -------------------------------------------------------------------------
+class WindowFields(BaseModel):
+    window_start: str = Field(examples=["08:00"], description="HH:MM, 24 h clock")
+    window_end: str = Field(examples=["20:00"], description="HH:MM; 24:00 is midnight")
+    voters: int = Field(ge=0, le=100_000, description="voters counted over the window")
+    hourly: list[Annotated[int, Field(ge=0, le=100_000)]] | None = Field(
+        default=None, max_length=24, description="counts per hour watched (sum = voters)"
+    )
+    notes: str | None = Field(default=None, max_length=4000)
+
+    @field_validator("window_start", "window_end")
+    @classmethod
+    def _clock(cls, v: str) -> str:
+        parse_clock(v)
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> WindowFields:
+        if parse_clock(self.window_start) >= parse_clock(self.window_end):
+            raise ValueError("window_start must be before window_end")
+        if self.hourly is not None and sum(self.hourly) != self.voters:
+            raise ValueError(f"hourly counts sum to {sum(self.hourly)}, not voters ({self.voters})")
+        return self
+
+
+class ReportBody(WindowFields):
+    id: uuid.UUID = Field(
+        description="client-generated UUID: the idempotency key; resending "
+        "a draft with the same id never creates a second report"
+    )
+    station: str = Field(min_length=1, max_length=200, description="station code")
+    client_time: datetime | None = None
+
+
+class ReasonBody(BaseModel):
+    reason: str = Field(min_length=3, max_length=2000)
+
+
+class VerifyBody(BaseModel):
+    report_id: uuid.UUID | None = None
+    voters: int | None = Field(default=None, ge=0, le=100_000)
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class OverrideBody(ReasonBody):
+    voters: int = Field(ge=0, le=100_000)
+
+
+class ElectionBody(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    country: str | None = None
+    date: str | None = None
+    open_hour: int = Field(default=8, ge=0, le=23)
+    close_hour: int = Field(default=20, ge=1, le=24)
+
+
+class UserBody(BaseModel):
+    role: str
+    username: str | None = Field(default=None, max_length=100)
+    password: str | None = Field(default=None, max_length=200)
+
+
+class TokenBody(BaseModel):
+    label: str | None = Field(default=None, max_length=200)
+
+
+class AssignmentBody(BaseModel):
+    election_id: int
+    station: str
+
+
+class AreaBody(BaseModel):
+    area_id: int
+
+
+class LoginBody(BaseModel):
+    username: str = Field(max_length=100)
+    password: str = Field(max_length=200)
+
+
+# --- helpers -------------------------------------------------------------------------
+def get_election(s: Session, election_id: int) -> Election:
+    e = s.get(Election, election_id)
+    if e is None:
+        raise NOT_FOUND
+    return e
+
+
+def get_report(s: Session, report_id: str, p: Principal) -> Report:
+    rid = svc.parse_uuid(report_id)
+    r = s.get(Report, rid) if rid else None
+    if r is None or not svc.report_in_scope(s, r, p.scope):
+        raise NOT_FOUND
+    return r
+
+
+def get_station(s: Session, election_id: int, code: str, p: Principal) -> Station:
+    st = svc.station_by_code(s, election_id, code)
+    if st is None or not svc.station_in_scope(s, st, p.scope):
+        raise NOT_FOUND
+    return st
+
+
+def report_out(s: Session, r: Report) -> dict[str, Any]:
+    code = s.scalar(select(Station.code).where(Station.id == r.station_id)) or ""
+    obs = s.scalar(select(User.pseudonym).where(User.id == r.observer_id)) or ""
+    ev = list(s.scalars(select(ReportEvidence.sha256).where(ReportEvidence.report_id == r.id)))
+    return svc.report_dict(r, code, obs, ev)
+
+
+def get_user(s: Session, pseudonym: str) -> User:
+    u = s.scalar(select(User).where(User.pseudonym == pseudonym))
+    if u is None:
+        raise NOT_FOUND
+    return u
+
+
+def write_response(result: WriteResult) -> JSONResponse:
+    if result.outcome == "created":
+        return JSONResponse({**(result.report or {}), "duplicate": False}, status_code=201)
+    if result.outcome == "duplicate":
+        return JSONResponse({**(result.report or {}), "duplicate": True}, status_code=200)
+    if result.outcome == "conflict":
+        return JSONResponse({"detail": result.detail}, status_code=409)
+    if result.outcome == "not_assigned":
+        return JSONResponse({"detail": result.detail}, status_code=403)
+    return JSONResponse({"detail": result.detail}, status_code=422)
+
+
+# --- the hot path first: routes are matched in order --------------------------
+@router.post(
+    "/elections/{election_id}/reports",
+    status_code=201,
+    tags=["reports"],
+    responses={
+        200: {"description": "a resend of a report already stored"},
+        409: {"description": "the report id was used for other content"},
+    },
+)
+async def submit_report(
+    election_id: int, body: ReportBody, request: Request, p: Annotated[Principal, Depends(OBSERVER)]
+) -> JSONResponse:
+    """Submit a report (idempotent on ``id``). Acknowledged only once committed."""
+    item = ReportIn(
+        id=body.id,
+        election_id=election_id,
+        station_code=body.station,
+        observer_id=p.user_id,
+        observer=p.pseudonym,
+        window_start=minutes(body.window_start),
+        window_end=minutes(body.window_end),
+        voters=body.voters,
+        hourly=body.hourly,
+        notes=body.notes,
+        client_time=body.client_time,
+    )
+    return write_response(await ctx_of(request).writer.submit(item))
+
+
+# --- public --------------------------------------------------------------------------
+@router.get("/health", dependencies=[Depends(public)], tags=["service"])
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.post("/auth/login", dependencies=[Depends(public)], tags=["auth"])
+def login(body: LoginBody, request: Request, response: Response, s: DB) -> dict[str, Any]:
+    """Password login for the pages: sets the ``ew_session`` cookie, returns the CSRF token."""
+    ctx = ctx_of(request)
+    allowed, wait = ctx.login_limiter.allow("login:" + body.username.lower())
+    if not allowed:
+        raise HTTPException(
+            429, "too many login attempts", headers={"Retry-After": str(max(1, round(wait)))}
+        )
+    from electwatch.web.security import verify_secret
+
+    user = s.scalar(select(User).where(User.username == body.username))
+    if user is None or not user.active or not verify_secret(body.password, user.password_hash):
+        raise HTTPException(401, "wrong username or password")
+    cookie = svc.issue_credential(s, user, "ses", hours=ctx.settings.session_hours)
+    s.commit()
+    response.set_cookie(
+        SESSION_COOKIE,
+        cookie,
+        httponly=True,
+        samesite="lax",
+        secure=ctx.settings.cookie_secure,
+        max_age=int(ctx.settings.session_hours * 3600),
+        path="/",
+    )
+    from electwatch.web.security import csrf_token, split_credential
+
+    public_id = split_credential(cookie)[1]  # type: ignore[index]
+    return {
+        "user": {"username": user.username, "role": user.role, "pseudonym": user.pseudonym},
+        "csrf_token": csrf_token(ctx.settings.secret_key, public_id),
+    }
+
+
+# --- any authenticated user ---------------------------------------------------------
+@router.get("/me", tags=["auth"])
+def me(request: Request, p: Annotated[Principal, Depends(ANY_ROLE)]) -> dict[str, Any]:
+    return {**p.to_dict(), "csrf_token": session_csrf(ctx_of(request).settings.secret_key, p)}
+
+
+@router.post("/auth/logout", tags=["auth"])
+def logout(
+    request: Request, response: Response, s: DB, p: Annotated[Principal, Depends(ANY_ROLE)]
+) -> dict[str, str]:
+    """End the web session (or revoke the API token used for this call)."""
+    with s.begin():
+        cred = s.get(Credential, p.credential_id)
+        if cred is not None:
+            cred.revoked = True
+    ctx_of(request).credentials.forget(credential_id=p.credential_id)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return {"status": "logged out"}
+
+
+@router.get("/elections", tags=["elections"])
+def list_elections(s: DB, p: Annotated[Principal, Depends(ANY_ROLE)]) -> list[dict[str, Any]]:
+    return [svc.election_dict(e) for e in s.scalars(select(Election).order_by(Election.id))]
+
+
+@router.get("/elections/{election_id}", tags=["elections"])
+def get_election_route(
+    election_id: int, s: DB, p: Annotated[Principal, Depends(ANY_ROLE)]
+) -> dict[str, Any]:
+    e = get_election(s, election_id)
+    n = s.scalar(select(func.count()).select_from(Station).where(Station.election_id == e.id))
+    return {**svc.election_dict(e), "stations": n}
+
+
+@router.get("/elections/{election_id}/stations", tags=["elections"])
+def list_stations(
+    election_id: int,
+    s: DB,
+    p: Annotated[Principal, Depends(READERS)],
+    limit: int = Query(100, ge=1, le=10_000),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    """Stations in the caller's scope: an observer's assigned stations, a coordinator's
+    areas, everything for analysts and admins."""
+    get_election(s, election_id)
+    q = select(Station).where(Station.election_id == election_id)
+    if (cond := svc.station_filter(p.scope)) is not None:
+        q = q.where(cond)
+    total = s.scalar(select(func.count()).select_from(q.subquery()))
+    rows = s.scalars(q.order_by(Station.id).limit(limit).offset(offset))
+    return {
+        "total": total,
+        "stations": [
+            {
+                "code": st.code,
+                "area_id": st.area_id,
+                "registered": st.registered,
+                "abroad": st.abroad,
+            }
+            for st in rows
+        ],
+    }
+
+
+@router.get("/elections/{election_id}/areas", tags=["elections"])
+def list_areas(
+    election_id: int, s: DB, p: Annotated[Principal, Depends(STAFF_READ)]
+) -> list[dict[str, Any]]:
+    get_election(s, election_id)
+    q = select(Area).where(Area.election_id == election_id)
+    if p.scope.area_paths is not None:
+        from sqlalchemy import or_
+
+        if not p.scope.area_paths:
+            return []
+        q = q.where(or_(*[Area.path.startswith(x, autoescape=True) for x in p.scope.area_paths]))
+    return [
+        {"id": a.id, "parent_id": a.parent_id, "level": a.level, "name": a.name}
+        for a in s.scalars(q.order_by(Area.depth, Area.id))
+    ]
+
+
+# --- reports -------------------------------------------------------------------------
+@router.get("/elections/{election_id}/reports", tags=["reports"])
+def list_reports(
+    election_id: int,
+    s: DB,
+    p: Annotated[Principal, Depends(READERS)],
+    station: str | None = None,
+    status: str | None = None,
+    limit: int = Query(100, ge=1, le=10_000),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    get_election(s, election_id)
+    q = svc.report_query(p.scope, election_id)
+    if station is not None:
+        q = q.where(Station.code == station)
+    if status is not None:
+        q = q.where(Report.status == status)
+    total = s.scalar(select(func.count()).select_from(q.order_by(None).subquery()))
+    rows = s.execute(q.limit(limit).offset(offset)).tuples().all()
+    return {"total": total, "reports": [svc.report_dict(r, code, obs) for r, code, obs in rows]}
+
+
+@router.get("/reports/{report_id}", tags=["reports"])
+def read_report(report_id: str, s: DB, p: Annotated[Principal, Depends(READERS)]) -> dict[str, Any]:
+    return report_out(s, get_report(s, report_id, p))
+
+
+@router.put("/reports/{report_id}", tags=["reports"])
+def amend_report(
+    report_id: str, body: WindowFields, s: DB, p: Annotated[Principal, Depends(OBSERVER)]
+) -> dict[str, Any]:
+    """An observer corrects their own report while it is neither verified nor quarantined."""
+    with s.begin():
+        r = get_report(s, report_id, p)
+        if r.status != "submitted":
+            raise HTTPException(409, f"the report is {r.status}; ask your coordinator")
+        before = {
+            "window_start": svc.clock(r.window_start),
+            "window_end": svc.clock(r.window_end),
+            "voters": r.voters,
+            "hourly": r.hourly,
+            "notes": r.notes,
+        }
+        r.window_start, r.window_end = minutes(body.window_start), minutes(body.window_end)
+        r.voters, r.hourly, r.notes = body.voters, body.hourly, body.notes
+        r.version += 1
+        r.updated_at = datetime.now(UTC)
+        svc.audit(
+            s,
+            p.pseudonym,
+            "report.amend",
+            "report",
+            r.id,
+            before,
+            {**body.model_dump(), "version": r.version},
+        )
+        return report_out(s, r)
+
+
+@router.post("/reports/{report_id}/quarantine", tags=["coordination"])
+def quarantine_report(
+    report_id: str,
+    body: ReasonBody,
+    request: Request,
+    s: DB,
+    p: Annotated[Principal, Depends(COORDINATION)],
+) -> dict[str, Any]:
+    with s.begin():
+        r = get_report(s, report_id, p)
+        svc.set_report_status(s, r, "quarantined", body.reason, p.pseudonym)
+        return report_out(s, r)
+
+
+@router.post("/reports/{report_id}/release", tags=["coordination"])
+def release_report(
+    report_id: str, body: ReasonBody, s: DB, p: Annotated[Principal, Depends(COORDINATION)]
+) -> dict[str, Any]:
+    with s.begin():
+        r = get_report(s, report_id, p)
+        svc.set_report_status(s, r, "submitted", body.reason, p.pseudonym)
+        return report_out(s, r)
+
+
+@router.post("/elections/{election_id}/reports/import", tags=["reports"])
+async def import_reports(
+    election_id: int,
+    request: Request,
+    p: Annotated[Principal, Depends(COORDINATION)],
+    file: UploadFile = File(...),
+) -> JSONResponse:
+    """CSV bulk import (all or nothing): every bad row is listed with row, column, value
+    and what was expected; nothing is written unless every row is valid."""
+    from electwatch.web.bulk import MAX_CSV_BYTES, parse_reports_csv
+
+    ctx = ctx_of(request)
+    data = await file.read(MAX_CSV_BYTES + 1)
+    if len(data) > MAX_CSV_BYTES:
+        raise HTTPException(413, f"CSV larger than {MAX_CSV_BYTES} bytes")
+    import anyio
+
+    items, errors = await anyio.to_thread.run_sync(
+        parse_reports_csv, ctx.factory, election_id, p, data
+    )
+    if errors:
+        return JSONResponse({"imported": 0, "errors": errors}, status_code=422)
+    results = await ctx.writer.submit_many(items)
+    created = sum(r.outcome == "created" for r in results)
+    dups = sum(r.outcome == "duplicate" for r in results)
+    failed = [
+        {
+            "row": i + 1,
+            "column": "id",
+            "value": str(items[i].id),
+            "expected": "an unused report id",
+            "message": r.detail,
+        }
+        for i, r in enumerate(results)
+        if r.outcome not in ("created", "duplicate")
+    ]
+    return JSONResponse(
+        {"imported": created, "duplicates": dups, "errors": failed},
+        status_code=200 if not failed else 207,
+    )
+
+
+# --- evidence ------------------------------------------------------------------------
+@router.post("/reports/{report_id}/evidence", status_code=201, tags=["evidence"])
+async def upload_evidence(
+    report_id: str,
+    request: Request,
+    p: Annotated[Principal, Depends(OBSERVER)],
+    file: UploadFile = File(...),
+) -> dict[str, Any]:
+    """Attach a photo (JPEG/PNG). Metadata (EXIF, GPS, XMP) is stripped; the file is
+    stored under its SHA-256; the client's filename is ignored."""
+    import anyio
+
+    from electwatch.web.evidence import EvidenceError, store_evidence
+
+    ctx = ctx_of(request)
+    with ctx.factory() as s:
+        get_report(s, report_id, p)
+    data = await file.read(ctx.settings.max_evidence_bytes + 1)
+    try:
+        return await anyio.to_thread.run_sync(
+            store_evidence, ctx.factory, ctx.settings, report_id, data, p.pseudonym
+        )
+    except EvidenceError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+
+
+@router.get("/evidence/{sha256}", tags=["evidence"])
+def get_evidence(
+    sha256: str, request: Request, s: DB, p: Annotated[Principal, Depends(EVIDENCE_READERS)]
+) -> FileResponse:
+    from electwatch.web.evidence import evidence_path, valid_sha256
+
+    if not valid_sha256(sha256):
+        raise NOT_FOUND
+    ev = s.get(Evidence, sha256)
+    if ev is None:
+        raise NOT_FOUND
+    reports = s.scalars(
+        select(Report)
+        .join(ReportEvidence, ReportEvidence.report_id == Report.id)
+        .where(ReportEvidence.sha256 == sha256)
+    )
+    if not any(svc.report_in_scope(s, r, p.scope) for r in reports):
+        raise NOT_FOUND
+    path = evidence_path(ctx_of(request).settings.evidence_dir, sha256)
+    if not path.is_file():
+        raise NOT_FOUND
+    return FileResponse(
+        path,
+        media_type=ev.content_type,
+        headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+# --- merged records, conflicts, coordinator actions ----------------------------------
+def _records(
+    request: Request,
+    s: Session,
+    election_id: int,
+    p: Principal,
+    station_ids: list[int] | None = None,
+) -> Any:
+    st = ctx_of(request).settings
+    return station_records(s, election_id, p.scope, st.conflict_abs, st.conflict_rel, station_ids)
+
+
+@router.get("/elections/{election_id}/records", tags=["coordination"])
+def list_records(
+    election_id: int,
+    request: Request,
+    s: DB,
+    p: Annotated[Principal, Depends(STAFF_READ)],
+    status: str | None = Query(None, description=" | ".join(RECORD_STATUSES)),
+    limit: int = Query(1000, ge=1, le=100_000),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    """Merged per-station records in the caller's scope."""
+    get_election(s, election_id)
+    frame = _records(request, s, election_id, p)
+    if status is not None:
+        frame = frame.filter(frame["status"] == status)
+    counts = dict(frame.group_by("status").len().iter_rows()) if frame.height else {}
+    return {
+        "total": frame.height,
+        "by_status": counts,
+        "records": record_dicts(frame.slice(offset, limit)),
+    }
+
+
+@router.get("/elections/{election_id}/conflicts", tags=["coordination"])
+def list_conflicts(
+    election_id: int, request: Request, s: DB, p: Annotated[Principal, Depends(STAFF_READ)]
+) -> dict[str, Any]:
+    """The conflict queue: stations whose observers disagree beyond the tolerance."""
+    get_election(s, election_id)
+    frame = _records(request, s, election_id, p)
+    frame = frame.filter(frame["status"] == "conflict")
+    return {"total": frame.height, "records": record_dicts(frame)}
+
+
+@router.get("/elections/{election_id}/stations/{station_code}/record", tags=["coordination"])
+def station_record(
+    election_id: int,
+    station_code: str,
+    request: Request,
+    s: DB,
+    p: Annotated[Principal, Depends(STAFF_READ)],
+) -> dict[str, Any]:
+    """One station's merged record with its reports and the coordinators' actions."""
+    st = get_station(s, election_id, station_code, p)
+    frame = _records(request, s, election_id, p, [st.id])
+    rec = (
+        record_dicts(frame)[0]
+        if frame.height
+        else {"station": st.code, "status": None, "voters": None, "n_reports": 0}
+    )
+    reports = (
+        s.execute(svc.report_query(p.scope, election_id).where(Report.station_id == st.id))
+        .tuples()
+        .all()
+    )
+    actions = s.scalars(
+        select(StationAction).where(StationAction.station_id == st.id).order_by(StationAction.id)
+    )
+    names = dict(s.execute(select(User.id, User.pseudonym)).tuples().all())
+    return {
+        **rec,
+        "registered": st.registered,
+        "reports": [svc.report_dict(r, c, o) for r, c, o in reports],
+        "actions": [
+            {
+                "action": a.action,
+                "voters": a.voters,
+                "reason": a.reason,
+                "report_id": str(a.report_id) if a.report_id else None,
+                "by": names.get(a.user_id),
+                "at": a.at.isoformat(),
+            }
+            for a in actions
+        ],
+    }
+
+
+def _station_action(
+    request: Request,
+    s: Session,
+    election_id: int,
+    code: str,
+    p: Principal,
+    action: str,
+    voters: int | None,
+    reason: str | None,
+    report_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    with s.begin():
+        st = get_station(s, election_id, code, p)
+        before = record_dicts(_records(request, s, election_id, p, [st.id]))
+        if report_id is not None:
+            r = s.get(Report, report_id)
+            if r is None or r.station_id != st.id:
+                raise HTTPException(422, "report_id is not a report of this station")
+            if r.status == "quarantined":
+                raise HTTPException(409, "the report is quarantined")
+            voters = r.voters
+            svc.set_report_status(s, r, "verified", reason, p.pseudonym)
+        s.add(
+            StationAction(
+                station_id=st.id,
+                action=action,
+                voters=voters,
+                reason=reason,
+                report_id=report_id,
+                user_id=p.user_id,
+            )
+        )
+        s.flush()
+        after = record_dicts(_records(request, s, election_id, p, [st.id]))
+        svc.audit(
+            s,
+            p.pseudonym,
+            f"station.{action}",
+            "station",
+            f"{election_id}:{st.code}",
+            before[0] if before else None,
+            {**(after[0] if after else {}), "reason": reason},
+        )
+    return station_record(election_id, code, request, s, p)
+
+
+@router.post("/elections/{election_id}/stations/{station_code}/verify", tags=["coordination"])
+def verify_station(
+    election_id: int,
+    station_code: str,
+    body: VerifyBody,
+    request: Request,
+    s: DB,
+    p: Annotated[Principal, Depends(COORDINATION)],
+) -> dict[str, Any]:
+    """Confirm a station's count: pick one report (``report_id``) or give ``voters``."""
+    if body.report_id is None and body.voters is None:
+        get_station(s, election_id, station_code, p)
+        raise HTTPException(422, "give report_id or voters")
+    return _station_action(
+        request, s, election_id, station_code, p, "verify", body.voters, body.reason, body.report_id
+    )
+
+
+@router.post("/elections/{election_id}/stations/{station_code}/override", tags=["coordination"])
+def override_station(
+    election_id: int,
+    station_code: str,
+    body: OverrideBody,
+    request: Request,
+    s: DB,
+    p: Annotated[Principal, Depends(COORDINATION)],
+) -> dict[str, Any]:
+    """Set a station's count by hand; a reason is required and audited."""
+    return _station_action(
+        request, s, election_id, station_code, p, "override", body.voters, body.reason
+    )
+
+
+@router.post("/elections/{election_id}/stations/{station_code}/clear", tags=["coordination"])
+def clear_station(
+    election_id: int,
+    station_code: str,
+    body: ReasonBody,
+    request: Request,
+    s: DB,
+    p: Annotated[Principal, Depends(COORDINATION)],
+) -> dict[str, Any]:
+    """Withdraw the coordinators' decision: the automatic merge rule applies again."""
+    return _station_action(request, s, election_id, station_code, p, "clear", None, body.reason)
+
+
+# --- estimate ------------------------------------------------------------------------
+@router.get("/elections/{election_id}/estimate", tags=["estimate"])
+def live_estimate(
+    election_id: int, request: Request, s: DB, p: Annotated[Principal, Depends(STAFF_READ)]
+) -> dict[str, Any]:
+    """National turnout estimate with CI from the merged records (all stations)."""
+    from electwatch.web.estimate import estimate_for_election
+
+    e = get_election(s, election_id)
+    st = ctx_of(request).settings
+    return estimate_for_election(s, e, st.conflict_abs, st.conflict_rel)
+
+
+# --- administration ------------------------------------------------------------------
+@router.post("/elections", status_code=201, tags=["admin"])
+def create_election(
+    body: ElectionBody, s: DB, p: Annotated[Principal, Depends(ADMIN)]
+) -> dict[str, Any]:
+    with s.begin():
+        try:
+            e = svc.create_election(
+                s,
+                body.name,
+                country=body.country,
+                date=body.date,
+                open_hour=body.open_hour,
+                close_hour=body.close_hour,
+                actor=p.pseudonym,
+            )
+        except svc.ServiceError as exc:
+            raise HTTPException(409, str(exc)) from None
+        return svc.election_dict(e)
+
+
+@router.get("/users", tags=["admin"])
+def list_users(s: DB, p: Annotated[Principal, Depends(ADMIN)]) -> list[dict[str, Any]]:
+    return [svc.user_dict(u) for u in s.scalars(select(User).order_by(User.id))]
+
+
+@router.post("/users", status_code=201, tags=["admin"])
+def create_user(body: UserBody, s: DB, p: Annotated[Principal, Depends(ADMIN)]) -> dict[str, Any]:
+    with s.begin():
+        try:
+            u = svc.create_user(s, body.role, body.username, body.password, actor=p.pseudonym)
+        except svc.ServiceError as exc:
+            raise HTTPException(422, str(exc)) from None
+        return svc.user_dict(u)
+
+
+@router.post("/users/{pseudonym}/tokens", status_code=201, tags=["admin"])
+def issue_token(
+    pseudonym: str, body: TokenBody, s: DB, p: Annotated[Principal, Depends(ADMIN)]
+) -> dict[str, str]:
+    """A new API token; the secret is shown once and stored only as a scrypt hash."""
+    with s.begin():
+        u = get_user(s, pseudonym)
+        return {"token": svc.issue_credential(s, u, "tok", body.label, actor=p.pseudonym)}
+
+
+@router.delete("/credentials/{credential_id}", tags=["admin"])
+def revoke_credential(
+    credential_id: str, request: Request, s: DB, p: Annotated[Principal, Depends(ADMIN)]
+) -> dict[str, str]:
+    with s.begin():
+        c = s.get(Credential, credential_id)
+        if c is None:
+            raise NOT_FOUND
+        c.revoked = True
+        svc.audit(s, p.pseudonym, "credential.revoke", "credential", c.id, None, None)
+    ctx_of(request).credentials.forget(credential_id=credential_id)
+    return {"status": "revoked"}
+
+
+@router.post("/users/{pseudonym}/assignments", status_code=201, tags=["admin"])
+def assign(
+    pseudonym: str, body: AssignmentBody, s: DB, p: Annotated[Principal, Depends(ADMIN)]
+) -> dict[str, str]:
+    with s.begin():
+        u = get_user(s, pseudonym)
+        st = get_station(s, body.election_id, body.station, p)
+        try:
+            svc.assign_station(s, u, st, actor=p.pseudonym)
+        except svc.ServiceError as exc:
+            raise HTTPException(422, str(exc)) from None
+    return {"observer": pseudonym, "station": body.station}
+
+
+@router.post("/users/{pseudonym}/areas", status_code=201, tags=["admin"])
+def add_area(
+    pseudonym: str, body: AreaBody, request: Request, s: DB, p: Annotated[Principal, Depends(ADMIN)]
+) -> dict[str, Any]:
+    with s.begin():
+        u = get_user(s, pseudonym)
+        a = s.get(Area, body.area_id)
+        if a is None:
+            raise NOT_FOUND
+        try:
+            svc.add_coordinator_area(s, u, a, actor=p.pseudonym)
+        except svc.ServiceError as exc:
+            raise HTTPException(422, str(exc)) from None
+        uid = u.id
+    ctx_of(request).credentials.forget(user_id=uid)
+    return {"coordinator": pseudonym, "area_id": body.area_id}
+
+
+@router.get("/audit", tags=["admin"])
+def audit_log(
+    s: DB,
+    p: Annotated[Principal, Depends(ADMIN)],
+    entity: str | None = None,
+    entity_id: str | None = None,
+    limit: int = Query(200, ge=1, le=10_000),
+    offset: int = Query(0, ge=0),
+) -> list[dict[str, Any]]:
+    q = select(AuditEntry)
+    if entity:
+        q = q.where(AuditEntry.entity == entity)
+    if entity_id:
+        q = q.where(AuditEntry.entity_id == entity_id)
+    rows = s.scalars(q.order_by(AuditEntry.id.desc()).limit(limit).offset(offset))
+    return [
+        {
+            "id": a.id,
+            "at": a.at.isoformat(),
+            "actor": a.actor,
+            "action": a.action,
+            "entity": a.entity,
+            "entity_id": a.entity_id,
+            "before": a.before,
+            "after": a.after,
+        }
+        for a in rows
+    ]
