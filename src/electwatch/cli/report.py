@@ -1,0 +1,79 @@
+"""``electwatch report``: one self-contained HTML report (plus figures and tables)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from electwatch.cli.common import out, print_json, progress_bar, user_errors
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report)
+
+
+def report(
+    results: Path | None = typer.Option(
+        None, "--results", "-r", help="Official results file: CSV (.csv/.zip/.gz), Parquet, Excel."
+    ),
+    mapping: str | None = typer.Option(
+        None, "--mapping", "-m", help="Mapping TOML file or built-in name (see `mappings`)."
+    ),
+    observations: Path | None = typer.Option(
+        None, "--observations", help="Observer reports (CSV) for the turnout estimate."
+    ),
+    claims: Path | None = typer.Option(None, "--claims", help="Claims file to check."),
+    out_dir: Path = typer.Option(
+        Path("electwatch-report"), "--out", "-o", help="Folder for report.html, figures, tables."
+    ),
+    seed: int = typer.Option(0, help="Random seed of the bootstrap and Monte Carlo steps."),
+    allow_inconsistent: bool = typer.Option(
+        False, help="Keep stations whose votes exceed ballots cast (flagged) instead of failing."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print what was written as JSON (implies --quiet)."
+    ),
+) -> None:
+    """Write a self-contained HTML report for a results file, observations, claims or all."""
+    import shlex
+
+    from electwatch.reports.builder import report_from_files
+
+    if results is None and observations is None and claims is None:
+        raise typer.BadParameter("give at least one of --results, --observations, --claims")
+    # the canonical command that reproduces this report (not sys.argv: aliases, wrappers)
+    argv = ["electwatch", "report"]
+    for flag, value in (
+        ("--results", results),
+        ("--mapping", mapping),
+        ("--observations", observations),
+        ("--claims", claims),
+    ):
+        if value is not None:
+            argv += [flag, str(value)]
+    argv += ["--out", str(out_dir), "--seed", str(seed)]
+    if allow_inconsistent:
+        argv.append("--allow-inconsistent")
+    with user_errors(), progress_bar(quiet or as_json) as progress:
+        output = report_from_files(
+            out_dir,
+            results_path=results,
+            mapping=mapping,
+            observations_path=observations,
+            claims_path=claims,
+            seed=seed,
+            allow_inconsistent=allow_inconsistent,
+            command_line=shlex.join(argv),
+            progress=progress,
+        )
+    if as_json:
+        print_json(output.to_dict())
+        return
+    for section, reason in output.omitted.items():
+        out.print(f"[yellow]not included[/] {section}: {reason}")
+    out.print(
+        f"report written to [bold]{output.html_path}[/] "
+        f"({len(output.figures)} figure files, {len(output.tables)} table files)"
+    )

@@ -1,0 +1,454 @@
+"""Static figures (matplotlib) for the report, written as PNG + SVG and inlined as SVG.
+
+Figures are drawn for print and for a phone: a wide-but-short aspect, large
+labels, colour-blind-safe colours (Okabe & Ito 2008: blue #0072B2, vermillion
+#D55E00), and a caption in the report stating what is drawn and how to read it.
+Interactive touches need no network: bars and points carry SVG ``<title>``
+tooltips (shown on hover, and on tap by the report's inline script), and every
+figure can be opened full-screen and zoomed.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+import matplotlib.ticker
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from electwatch.reports.model import FigureRef
+
+BLUE = "#0072B2"
+VERMILLION = "#D55E00"
+GREEN = "#009E73"
+GREY = "#666666"
+ORANGE = "#E69F00"
+
+_RC = {
+    "svg.fonttype": "path",  # text as paths: renders the same without any font installed
+    "svg.hashsalt": "electwatch",  # deterministic ids
+    "font.size": 12,
+    "axes.titlesize": 13,
+    "axes.labelsize": 12,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "figure.dpi": 100,
+}
+
+
+@dataclass
+class FigureWriter:
+    """Writes figures into ``<out_dir>/figures`` and returns :class:`FigureRef` records."""
+
+    out_dir: Path
+    formats: tuple[str, ...] = ("png", "svg")
+    dpi: int = 150
+
+    def __post_init__(self) -> None:
+        (self.out_dir / "figures").mkdir(parents=True, exist_ok=True)
+        self.written: list[Path] = []
+
+    def save(
+        self,
+        fig: Figure,
+        fig_id: str,
+        title: str,
+        caption: str,
+        tooltips: dict[str, str] | None = None,
+        alt: str = "",
+        narrow: bool = False,
+    ) -> FigureRef:
+        files: dict[str, str] = {}
+        svg_bytes = io.BytesIO()
+        with plt.rc_context(_RC):
+            fig.savefig(svg_bytes, format="svg", metadata={"Date": None})
+            # the layout is settled by the first save: keep it for the others (faster)
+            fig.set_layout_engine("none")
+            for fmt in self.formats:
+                rel = f"figures/{fig_id}.{fmt}"
+                path = self.out_dir / rel
+                if fmt == "svg":
+                    path.write_bytes(svg_bytes.getvalue())
+                else:
+                    fig.savefig(
+                        path,
+                        format=fmt,
+                        dpi=self.dpi,
+                        metadata={"Software": None} if fmt == "png" else None,
+                    )
+                files[fmt] = rel
+                self.written.append(path)
+        plt.close(fig)
+        svg = inline_svg(svg_bytes.getvalue().decode("utf-8"), fig_id, tooltips or {}, alt or title)
+        return FigureRef(
+            id=fig_id,
+            title=title,
+            caption=caption,
+            svg=svg,
+            files=files,
+            alt=alt or title,
+            narrow=narrow,
+        )
+
+
+_ID_RE = re.compile(r'\bid="([^"]+)"')
+_HREF_RE = re.compile(r'(xlink:href|href)="#([^"]+)"')
+_URL_RE = re.compile(r"url\(#([^)]+)\)")
+
+
+def inline_svg(svg: str, prefix: str, tooltips: dict[str, str], label: str) -> str:
+    """Make matplotlib's SVG safe to inline next to others, responsive, with tooltips.
+
+    Ids are prefixed (several inline SVGs share glyph and clip-path ids), the fixed
+    width/height are dropped in favour of the viewBox, and each element whose gid
+    is a key of ``tooltips`` gets a ``<title>`` child (a native, offline tooltip).
+    """
+    svg = svg[svg.index("<svg") :]
+    svg = _ID_RE.sub(lambda m: f'id="{prefix}-{m.group(1)}"', svg)
+    svg = _HREF_RE.sub(lambda m: f'{m.group(1)}="#{prefix}-{m.group(2)}"', svg)
+    svg = _URL_RE.sub(lambda m: f"url(#{prefix}-{m.group(1)})", svg)
+    head_end = svg.index(">")
+    head = svg[:head_end]
+    head = re.sub(r'\s(width|height)="[^"]*"', "", head, count=2)
+    head += f' class="fig" role="img" aria-label="{html.escape(label, quote=True)}"'
+    svg = head + svg[head_end:]
+    for gid, text in tooltips.items():
+        svg = svg.replace(
+            f'<g id="{prefix}-{gid}">',
+            f'<g id="{prefix}-{gid}" class="tip"><title>{html.escape(text)}</title>',
+            1,
+        )
+    return svg
+
+
+def _figure(width: float = 7.0, height: float = 3.6) -> tuple[Figure, plt.Axes]:
+    with plt.rc_context(_RC):
+        fig, ax = plt.subplots(figsize=(width, height), layout="constrained")
+    return fig, ax
+
+
+# --- histograms with whole-percent values marked --------------------------------
+
+
+def integer_percent_histogram(
+    percent: np.ndarray, *, xlabel: str, title: str, fig_id: str, lo: float = 0.0, hi: float = 100.0
+) -> tuple[Figure, dict[str, str]]:
+    """Histogram in 0.1-point bins centred on tenths; bins on whole percents marked.
+
+    Kobak, Shpilkin & Pshenichnikov (2016) showed that falsified protocols pile up on
+    whole-percent turnout and results; in 0.1-point bins these show as spikes at the
+    integers. The whole-percent bins ([k - 0.05, k + 0.05)) are drawn in vermillion,
+    all others as a blue outline.
+    """
+    x = np.asarray(percent, dtype=float)
+    x = x[np.isfinite(x)]
+    edges = np.arange(round(lo * 10) - 0.5, round(hi * 10) + 1.0, 1.0) / 10.0
+    counts, _ = np.histogram(x, bins=edges)
+    centres = (edges[:-1] + edges[1:]) / 2
+    whole = np.isclose(centres, np.round(centres), atol=1e-9)
+    with plt.rc_context(_RC):
+        fig, ax = _figure()
+        ax.stairs(counts, edges, color=BLUE, linewidth=0.8, label="stations per 0.1-point bin")
+        tips: dict[str, str] = {}
+        idx = np.flatnonzero(whole & (counts > 0))
+        bars = ax.bar(
+            centres[idx], counts[idx], width=0.1, color=VERMILLION, label="bins at a whole percent"
+        )
+        neighbours = _neighbour_mean(counts)
+        for k, bar in zip(idx, bars, strict=True):
+            gid = f"int{round(centres[k])}"
+            bar.set_gid(gid)
+            tips[gid] = (
+                f"{centres[k]:.0f}% (±0.05): {counts[k]:,} stations; "
+                f"neighbouring bins average {neighbours[k]:,.1f}"
+            )
+        ax.set_xlim(lo, hi)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("stations")
+        ax.set_title(title, loc="left")
+        ax.legend(frameon=False, loc="upper left", fontsize=10)
+    return fig, tips
+
+
+def _neighbour_mean(counts: np.ndarray, k: int = 2) -> np.ndarray:
+    """Mean of the ``k`` bins either side of each bin (the bin itself excluded)."""
+    c = np.asarray(counts, dtype=float)
+    pad = np.pad(c, k, mode="edge")
+    window = np.convolve(pad, np.ones(2 * k + 1), mode="valid")
+    return (window - c) / (2 * k)
+
+
+# --- election fingerprint -------------------------------------------------------
+
+
+def fingerprint_counts(
+    turnout: np.ndarray, share: np.ndarray, bins: int = 100
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """2D histogram of turnout (x) vs. winner's share (y) in 1% bins (Klimek et al. 2012).
+
+    Returns ``(counts[y, x], x_edges, y_edges)`` with edges as fractions in [0, 1].
+    """
+    t = np.asarray(turnout, dtype=float)
+    s = np.asarray(share, dtype=float)
+    ok = np.isfinite(t) & np.isfinite(s)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    counts, _, _ = np.histogram2d(np.clip(s[ok], 0, 1), np.clip(t[ok], 0, 1), bins=(edges, edges))
+    return counts, edges, edges
+
+
+def fingerprint_heatmap(
+    counts: np.ndarray,
+    x_edges: np.ndarray,
+    y_edges: np.ndarray,
+    *,
+    title: str,
+    ylabel: str,
+    model: np.ndarray | None = None,
+) -> Figure:
+    """Heatmap of a fingerprint; log colour scale so that sparse fraud tails stay visible.
+
+    ``model`` (same orientation as ``counts``): expected counts under a fitted model,
+    drawn as white contours enclosing 50%, 90% and 99% of the model's stations.
+    """
+    from matplotlib.colors import LogNorm
+
+    c = np.asarray(counts, dtype=float)
+    with plt.rc_context(_RC):
+        fig, ax = _figure(6.4, 5.4)
+        masked = np.ma.masked_less_equal(c, 0)
+        vmax = max(float(c.max()), 1.0)
+        mesh = ax.pcolormesh(
+            np.asarray(x_edges) * 100,
+            np.asarray(y_edges) * 100,
+            masked,
+            cmap="viridis",
+            norm=LogNorm(vmin=1, vmax=vmax),
+            rasterized=True,
+        )
+        fig.colorbar(mesh, ax=ax, label="stations per 1% × 1% cell (log scale)")
+        if model is not None and np.asarray(model).sum() > 0:
+            m = np.asarray(model, dtype=float)
+            levels = _mass_levels(m, (0.99, 0.9, 0.5))
+            xc = (np.asarray(x_edges)[:-1] + np.asarray(x_edges)[1:]) * 50
+            yc = (np.asarray(y_edges)[:-1] + np.asarray(y_edges)[1:]) * 50
+            if len(levels) > 0:
+                ax.contour(xc, yc, m, levels=levels, colors="white", linewidths=0.8)
+        ax.set_xlabel("turnout, %")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title, loc="left")
+        ax.set_xlim(0, 100)
+        ax.set_ylim(0, 100)
+        ax.set_aspect("equal")
+    return fig
+
+
+def _mass_levels(m: np.ndarray, masses: Sequence[float]) -> np.ndarray:
+    """Density levels whose superlevel sets hold the given shares of the total mass."""
+    v = np.sort(m.ravel())[::-1]
+    cum = np.cumsum(v) / v.sum()
+    levels = [v[min(np.searchsorted(cum, q), v.size - 1)] for q in masses]
+    return np.unique(np.asarray([lv for lv in levels if lv > 0]))
+
+
+def shpilkin_figure(
+    turnout_pct: np.ndarray,
+    leader_votes: np.ndarray,
+    other_votes: np.ndarray,
+    expected_leader: np.ndarray,
+    *,
+    leader: str,
+) -> tuple[Figure, dict[str, str]]:
+    """Votes per 1% turnout bin: leader, everyone else, and the leader's expected curve.
+
+    Shpilkin (2011): the others' curve scaled to the leader's at low turnout is what
+    the leader would have got without the anomaly; the gap above it is the excess.
+    """
+    x = np.asarray(turnout_pct, dtype=float) + 0.5  # bin centres
+    lead = np.asarray(leader_votes, dtype=float)
+    oth = np.asarray(other_votes, dtype=float)
+    exp = np.asarray(expected_leader, dtype=float)
+    with plt.rc_context(_RC):
+        fig, ax = _figure()
+        ax.fill_between(
+            x,
+            exp,
+            lead,
+            where=lead > exp,
+            color=VERMILLION,
+            alpha=0.25,
+            linewidth=0,
+            label="excess (Shpilkin)",
+        )
+        ax.plot(x, lead, color=VERMILLION, linewidth=1.6, label=_short(leader, 30))
+        ax.plot(x, oth, color=BLUE, linewidth=1.6, label="all other candidates")
+        ax.plot(x, exp, color=VERMILLION, linewidth=1.2, linestyle="--", label="leader, expected")
+        ax.set_xlim(0, 100)
+        ax.set_xlabel("turnout, % (1-point bins)")
+        ax.set_ylabel("votes")
+        ax.yaxis.set_major_formatter(
+            matplotlib.ticker.FuncFormatter(
+                lambda v, _: (
+                    f"{v / 1e6:g}M" if v >= 1e6 else f"{v / 1e3:g}k" if v >= 1e3 else f"{v:g}"
+                )
+            )
+        )
+        ax.set_title("Votes by turnout", loc="left")
+        ax.legend(frameon=False, fontsize=10, loc="upper left")
+    return fig, {}
+
+
+# --- digit tests ----------------------------------------------------------------
+
+
+def digit_plot(
+    observed: np.ndarray,
+    null: np.ndarray,
+    *,
+    title: str,
+    xlabel: str,
+    labels: Sequence[str] | None = None,
+) -> tuple[Figure, dict[str, str]]:
+    """Observed digit shares (points) against the null (line) with a 95% band.
+
+    The band is the binomial 95% interval of each digit's share under the null for
+    the same number of digits, n: p ± 1.96 sqrt(p (1 - p) / n). The y axis is zoomed
+    on the data (not from 0): with tens of thousands of counts the deviations that
+    matter are fractions of a percentage point.
+    """
+    obs = np.asarray(observed, dtype=float)
+    p = np.asarray(null, dtype=float)
+    n = obs.sum()
+    share = obs / n if n else np.zeros_like(obs)
+    half = 1.96 * np.sqrt(p * (1 - p) / max(n, 1))
+    x = np.arange(len(obs))
+    names = list(labels) if labels is not None else [str(d) for d in x]
+    with plt.rc_context(_RC):
+        fig, ax = _figure(5.6, 3.6)
+        ax.fill_between(
+            np.r_[x - 0.5, x[-1] + 0.5],
+            np.r_[p - half, p[-1] - half[-1]],
+            np.r_[p + half, p[-1] + half[-1]],
+            step="post", color=GREY, alpha=0.25, linewidth=0, label="null ± 95%",
+        )  # fmt: skip
+        ax.step(
+            np.r_[x - 0.5, x[-1] + 0.5], np.r_[p, p[-1]], where="post", color=VERMILLION,
+            linewidth=1.5, label="null",
+        )  # fmt: skip
+        tips = {}
+        for d in x:
+            outside = abs(share[d] - p[d]) > half[d]
+            (pt,) = ax.plot(
+                [d], [share[d]], marker="o", markersize=7, linestyle="none",
+                color=VERMILLION if outside else BLUE,
+                label="observed" if d == 0 else None,
+            )  # fmt: skip
+            gid = f"d{d}"
+            pt.set_gid(gid)
+            tips[gid] = (
+                f"digit {names[d]}: observed {share[d]:.4f} ({int(obs[d]):,} of {int(n):,}), "
+                f"null {p[d]:.4f} ± {half[d]:.4f}" + (" — outside the band" if outside else "")
+            )
+        ax.set_xticks(x, names)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("share")
+        ax.set_title(_short(title, 60), loc="left", fontsize=11)
+        lo = min(float(share.min()), float((p - half).min()))
+        hi = max(float(share.max()), float((p + half).max()))
+        pad = 0.1 * (hi - lo or 0.01)
+        ax.set_ylim(lo - pad, hi + 3 * pad)
+        ax.legend(frameon=False, fontsize=9, loc="upper right", ncols=3)
+    return fig, tips
+
+
+# --- claims vs. estimates -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IntervalPoint:
+    """One row of the claims-vs-estimates chart."""
+
+    label: str
+    value: float
+    low: float | None = None
+    high: float | None = None
+    kind: str = "estimate"  # estimate | claim | official
+    note: str = ""
+
+
+_KIND_STYLE = {
+    "estimate": (BLUE, "o", "estimate (95% CI)"),
+    "claim": (VERMILLION, "D", "published claim"),
+    "official": ("black", "s", "official figure"),
+}
+
+
+def interval_chart(
+    points: Sequence[IntervalPoint], *, xlabel: str, title: str, percent: bool = True
+) -> tuple[Figure, dict[str, str]]:
+    """Each claim and each estimate (with its interval) on one horizontal axis.
+
+    A one-sided claim ("at most", "at least": ``low`` or ``high`` is None while the
+    other is given) is drawn as a dashed line running off to that side of the axis.
+    """
+    rows = list(points)
+    height = 1.4 + 0.4 * len(rows)
+    scale = 100.0 if percent else 1.0
+    unit = "%" if percent else ""
+    with plt.rc_context(_RC):
+        fig, ax = _figure(7.0, height)
+        tips = {}
+        seen: set[str] = set()
+        one_sided: list[tuple[int, float, str, str]] = []
+        for i, pt in enumerate(rows):
+            y = len(rows) - 1 - i
+            colour, marker, legend = _KIND_STYLE.get(pt.kind, _KIND_STYLE["estimate"])
+            if pt.low is not None and pt.high is not None:
+                ax.hlines(y, pt.low * scale, pt.high * scale, color=colour, linewidth=3, alpha=0.6)
+            elif pt.low is not None or pt.high is not None:
+                side = "above" if pt.low is not None else "below"
+                one_sided.append((y, pt.value * scale, side, colour))
+            art = ax.scatter(
+                [pt.value * scale], [y], color=colour, marker=marker, s=50, zorder=3,
+                label=None if legend in seen else legend,
+            )  # fmt: skip
+            seen.add(legend)
+            gid = f"pt{i}"
+            art.set_gid(gid)
+            ci = (
+                f" (95% CI {pt.low * scale:.2f}–{pt.high * scale:.2f}{unit})"
+                if pt.low is not None and pt.high is not None and pt.kind == "estimate"
+                else ""
+            )
+            tips[gid] = f"{pt.label}: {pt.value * scale:.2f}{unit}{ci}" + (
+                f" — {pt.note}" if pt.note else ""
+            )
+        lo, hi = ax.get_xlim()
+        pad = 0.04 * (hi - lo)
+        lo -= pad * (3 if any(side == "below" for _, _, side, _ in one_sided) else 1)
+        hi += pad * (3 if any(side == "above" for _, _, side, _ in one_sided) else 1)
+        for y, x, side, colour in one_sided:
+            end = lo if side == "below" else hi
+            ax.hlines(y, min(x, end), max(x, end), color=colour, linewidth=2, linestyles="--")
+        ax.set_xlim(lo, hi)
+        ax.set_yticks(range(len(rows)), [_short(p.label) for p in reversed(rows)])
+        ax.set_xlabel(xlabel)
+        fig.suptitle(title, x=0.01, ha="left")
+        ax.grid(axis="x", color="#dddddd", linewidth=0.6)
+        ax.set_axisbelow(True)
+        ax.set_ylim(-0.7, len(rows) - 0.3)
+        fig.legend(frameon=False, fontsize=10, loc="outside lower center", ncols=3)
+    return fig, tips
+
+
+def _short(text: str, n: int = 40) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
