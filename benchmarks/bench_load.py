@@ -29,13 +29,19 @@ def main() -> int:
     t_plain, _ = median_time(plain, repeat=7)
     t_load, _ = median_time(lambda: load_results(path), repeat=7)
     print(f"file: {path.name}, {rows:,} rows")
-    print(f"plain polars.read_csv (unzip + parse): median {t_plain * 1e3:8.1f} ms "
-          f"({rows / t_plain:,.0f} rows/s)")
-    print(f"electwatch load_results (validated):   median {t_load * 1e3:8.1f} ms "
-          f"({rows / t_load:,.0f} rows/s)")
+    print(
+        f"plain polars.read_csv (unzip + parse): median {t_plain * 1e3:8.1f} ms "
+        f"({rows / t_plain:,.0f} rows/s)"
+    )
+    print(
+        f"electwatch load_results (validated):   median {t_load * 1e3:8.1f} ms "
+        f"({rows / t_load:,.0f} rows/s)"
+    )
     ratio = t_load / t_plain
-    print(f"ratio validated / plain: {ratio:.2f}x (target < 2x) -> "
-          f"{'OK' if ratio < 2 else 'OVER TARGET'}")
+    print(
+        f"ratio validated / plain: {ratio:.2f}x (target < 2x) -> "
+        f"{'OK' if ratio < 2 else 'OVER TARGET'}"
+    )
     return 0
 
 

@@ -9,8 +9,16 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "electwatch"
 PURE = ["data", "simulate", "forensics", "turnout", "claims"]
-FORBIDDEN = ("electwatch.web", "electwatch.storage", "electwatch.cli", "fastapi",
-             "sqlalchemy", "psycopg", "uvicorn", "typer")
+FORBIDDEN = (
+    "electwatch.web",
+    "electwatch.storage",
+    "electwatch.cli",
+    "fastapi",
+    "sqlalchemy",
+    "psycopg",
+    "uvicorn",
+    "typer",
+)
 
 
 def imports_of(path: Path) -> set[str]:

@@ -208,9 +208,20 @@ def test_zip_gz_parquet_and_excel_load_the_same(tmp_path):
 
 def test_excel_error_names_sheet_row(tmp_path):
     xpath = tmp_path / "bad.xlsx"
-    write_xlsx(xpath, pl.DataFrame({"station": ["1", "2"], "province": ["N", "N"],
-                                    "registered": [10, 20], "cast": ["5", "x"],
-                                    "invalid": [0, 0], "a": [3, 1], "b": [2, 1]}))
+    write_xlsx(
+        xpath,
+        pl.DataFrame(
+            {
+                "station": ["1", "2"],
+                "province": ["N", "N"],
+                "registered": [10, 20],
+                "cast": ["5", "x"],
+                "invalid": [0, 0],
+                "a": [3, 1],
+                "b": [2, 1],
+            }
+        ),
+    )
     with pytest.raises(DataValidationError) as info:
         load_results(xpath, MAPPING)
     assert (info.value.row, info.value.line, info.value.column) == (2, 3, "cast")
@@ -259,10 +270,10 @@ cell = st.one_of(
 )
 
 
-@settings(max_examples=200, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(rows=st.lists(st.lists(cell, min_size=0, max_size=9), max_size=6),
-       header_ok=st.booleans())
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(rows=st.lists(st.lists(cell, min_size=0, max_size=9), max_size=6), header_ok=st.booleans())
 def test_fuzz_csv_loader_never_crashes(tmp_path, rows, header_ok):
     header = HEADER if header_ok else "station,cast,x\n"
     text = header + "".join(",".join(r) + "\n" for r in rows)
@@ -278,8 +289,9 @@ def test_fuzz_csv_loader_never_crashes(tmp_path, rows, header_ok):
     assert r.frame["station_id"].n_unique() == r.n_stations
 
 
-@settings(max_examples=200, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.binary(max_size=300))
 def test_fuzz_arbitrary_bytes(tmp_path, data):
     path = tmp_path / "bytes.csv"

@@ -19,8 +19,12 @@ def test_vetting_from_published_counts():
 
 
 def test_vetting_counted_from_candidates():
-    cands = [Candidate("A"), Candidate("B", CandidateStatus.DISQUALIFIED),
-             Candidate("C", CandidateStatus.REGISTERED), Candidate("D")]
+    cands = [
+        Candidate("A"),
+        Candidate("B", CandidateStatus.DISQUALIFIED),
+        Candidate("C", CandidateStatus.REGISTERED),
+        Candidate("D"),
+    ]
     v = Contest("President", candidates=cands).vetting_summary()
     assert (v.registered, v.approved, v.disqualified) == (4, 2, 1)
     assert v.approval_rate == 0.5
@@ -45,5 +49,6 @@ def test_turnout_is_nan_without_register(tmp_path):
     results, _ = simulate_election(ElectionParameters(n_stations=10, n_regions=2), seed=1)
     t = results.turnout()
     assert np.allclose(t, results.cast / results.registered)
-    assert results.national_turnout() == pytest.approx(results.cast.sum()
-                                                       / results.registered.sum())
+    assert results.national_turnout() == pytest.approx(
+        results.cast.sum() / results.registered.sum()
+    )

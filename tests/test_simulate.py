@@ -106,8 +106,9 @@ def test_campaign_full_day_counts_everyone():
 def test_campaign_partial_window_and_undercount():
     results, _ = simulate_election(SMALL, seed=6)
     profile = ArrivalProfile.default()
-    obs, _ = simulate_observer_campaign(results, 2_000, window=(8, 14), undercount=0.1,
-                                        profile=profile, seed=2)
+    obs, _ = simulate_observer_campaign(
+        results, 2_000, window=(8, 14), undercount=0.1, profile=profile, seed=2
+    )
     cast = dict(zip(results.frame["station_id"], results.frame["cast"], strict=True))
     truth = np.array([cast[s] for s in obs["station_id"]])
     ratio = obs["voters"].sum() / truth.sum()
@@ -117,8 +118,9 @@ def test_campaign_partial_window_and_undercount():
 
 def test_capital_heavy_design_oversamples_the_capital():
     results, _ = simulate_election(SMALL, seed=6)
-    obs, _ = simulate_observer_campaign(results, 1_000, design="capital_heavy",
-                                        capital="Capital", capital_weight=5, seed=3)
+    obs, _ = simulate_observer_campaign(
+        results, 1_000, design="capital_heavy", capital="Capital", capital_weight=5, seed=3
+    )
     share_frame = (results.frame["region"] == "Capital").mean()
     sampled = results.frame.filter(pl.col("station_id").is_in(obs["station_id"].implode()))
     assert (sampled["region"] == "Capital").mean() > 2.5 * share_frame

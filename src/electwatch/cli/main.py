@@ -17,8 +17,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-simulate_app = typer.Typer(help="Generate SYNTHETIC elections and observer campaigns.",
-                           no_args_is_help=True)
+simulate_app = typer.Typer(
+    help="Generate SYNTHETIC elections and observer campaigns.", no_args_is_help=True
+)
 app.add_typer(simulate_app, name="simulate")
 
 
@@ -83,7 +84,9 @@ def mappings() -> None:
 @simulate_app.command("election")
 def simulate_election_cmd(
     out_path: Path = typer.Option(
-        Path("synthetic-election.csv"), "--out", "-o",
+        Path("synthetic-election.csv"),
+        "--out",
+        "-o",
         help="Output CSV or Parquet (a .mapping.toml is written beside).",
     ),
     stations: int = typer.Option(20_000, help="Number of polling stations."),
@@ -124,9 +127,7 @@ def simulate_observers_cmd(
     mapping: str | None = typer.Option(None, "--mapping", "-m"),
     out_path: Path = typer.Option(Path("synthetic-observations.csv"), "--out", "-o"),
     n: int = typer.Option(1_000, "--stations", help="Number of stations observed."),
-    design: str = typer.Option(
-        "random", help="random | stratified | capital_heavy | large_heavy"
-    ),
+    design: str = typer.Option("random", help="random | stratified | capital_heavy | large_heavy"),
     start: float = typer.Option(8.0, help="Watch window start (hour)."),
     end: float = typer.Option(20.0, help="Watch window end (hour)."),
     undercount: float = typer.Option(0.0, help="Probability an observer misses a voter."),
@@ -140,15 +141,20 @@ def simulate_observers_cmd(
         results = load_results(results_file, mapping)
         try:
             obs, truth = simulate_observer_campaign(
-                results, n, design=design, window=(start, end),  # type: ignore[arg-type]
-                undercount=undercount, seed=seed,
+                results,
+                n,
+                design=design,
+                window=(start, end),  # type: ignore[arg-type]
+                undercount=undercount,
+                seed=seed,
             )
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
     out_path.parent.mkdir(parents=True, exist_ok=True)
     # CSV has no list type: hourly counts are written as "12;30;41"
-    obs.with_columns(pl.col("hourly").list.eval(pl.element().cast(pl.String)).list.join(";")
-                     ).write_csv(out_path)
+    obs.with_columns(
+        pl.col("hourly").list.eval(pl.element().cast(pl.String)).list.join(";")
+    ).write_csv(out_path)
     out.print(
         f"[bold yellow]SYNTHETIC[/] observations of {truth.n_observed:,} stations "
         f"({design}) written to {out_path}"
@@ -157,8 +163,9 @@ def simulate_observers_cmd(
 
 @app.command()
 def demo(
-    out_dir: Path = typer.Option(Path("electwatch-demo"), "--out", "-o",
-                                 help="Folder for the report, figures and tables."),
+    out_dir: Path = typer.Option(
+        Path("electwatch-demo"), "--out", "-o", help="Folder for the report, figures and tables."
+    ),
     seed: int = typer.Option(0),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:

@@ -54,14 +54,23 @@ class RawTable:
     #: None when it cannot be known (quoted fields spanning lines)
     line_offset: int | None
 
-    def error(self, message: str, *, row: int | None = None, column: str | None = None,
-              value: object = None, expected: str | None = None) -> DataValidationError:
+    def error(
+        self,
+        message: str,
+        *,
+        row: int | None = None,
+        column: str | None = None,
+        value: object = None,
+        expected: str | None = None,
+    ) -> DataValidationError:
         line = row + self.line_offset if row is not None and self.line_offset is not None else None
-        return DataValidationError(self.file, message, row=row, column=column, value=value,
-                                   expected=expected, line=line)
+        return DataValidationError(
+            self.file, message, row=row, column=column, value=value, expected=expected, line=line
+        )
 
 
 # --- reading -------------------------------------------------------------------
+
 
 def _read_bytes(path: Path, member: str | None) -> bytes:
     name = path.name.lower()
@@ -71,26 +80,31 @@ def _read_bytes(path: Path, member: str | None) -> bytes:
             if member is None:
                 if len(names) != 1:
                     raise DataValidationError(
-                        str(path), f"zip archive holds {len(names)} files {names}",
-                        expected="exactly one file, or zip_member in the mapping")
+                        str(path),
+                        f"zip archive holds {len(names)} files {names}",
+                        expected="exactly one file, or zip_member in the mapping",
+                    )
                 member = names[0]
             try:
                 return zf.read(member)
             except KeyError:
-                raise DataValidationError(str(path), f"zip archive has no member {member!r}",
-                                          expected=f"one of {names}") from None
+                raise DataValidationError(
+                    str(path), f"zip archive has no member {member!r}", expected=f"one of {names}"
+                ) from None
     if name.endswith(".gz"):
         return gzip.decompress(path.read_bytes())
     return path.read_bytes()
 
 
-def _locate_decode_error(data: bytes, file: str, encoding: str,
-                         exc: UnicodeDecodeError) -> NoReturn:
+def _locate_decode_error(
+    data: bytes, file: str, encoding: str, exc: UnicodeDecodeError
+) -> NoReturn:
     line = data.count(b"\n", 0, exc.start) + 1
     raise DataValidationError(
         file,
-        f"cannot decode byte {data[exc.start:exc.start + 1]!r} at offset {exc.start} as {encoding}",
-        row=line - 1 if line > 1 else None, line=line,
+        f"cannot decode byte {data[exc.start : exc.start + 1]!r} at offset {exc.start} as {encoding}",
+        row=line - 1 if line > 1 else None,
+        line=line,
         expected=f"text encoded as {encoding} (set 'encoding' in the mapping, e.g. 'cp1251')",
     )
 
@@ -102,19 +116,24 @@ def _diagnose_csv(text: str, file: str) -> None:
     try:
         header = next(reader, None)
         if header is None:
-            raise DataValidationError(file, "file is empty",
-                                      expected="a header row and data rows")
+            raise DataValidationError(file, "file is empty", expected="a header row and data rows")
         for row, fields in enumerate(reader, start=1):
             if fields and len(fields) != len(header):
                 raise DataValidationError(
-                    file, f"row has {len(fields)} fields but the header has {len(header)}",
-                    row=row, line=reader.line_num,
-                    expected=f"{len(header)} comma-separated fields")
+                    file,
+                    f"row has {len(fields)} fields but the header has {len(header)}",
+                    row=row,
+                    line=reader.line_num,
+                    expected=f"{len(header)} comma-separated fields",
+                )
     except csv.Error as exc:
-        raise DataValidationError(file, f"malformed CSV: {exc}", row=row + 1 if row else None,
-                                  line=reader.line_num,
-                                  expected="RFC 4180 CSV (quote fields holding , \" or newlines)"
-                                  ) from None
+        raise DataValidationError(
+            file,
+            f"malformed CSV: {exc}",
+            row=row + 1 if row else None,
+            line=reader.line_num,
+            expected='RFC 4180 CSV (quote fields holding , " or newlines)',
+        ) from None
 
 
 def _fix_header(frame: pl.DataFrame, data: bytes) -> pl.DataFrame:
@@ -140,14 +159,14 @@ def _polars_csv(data: bytes, int_columns: IntColumns | None) -> pl.DataFrame:
     header = pl.read_csv(data, n_rows=0, infer_schema=False).columns
     ints = [c for c in int_columns(header) if c in header]
     try:
-        return pl.read_csv(data, infer_schema=False,
-                           schema_overrides=dict.fromkeys(ints, pl.Int64))
+        return pl.read_csv(data, infer_schema=False, schema_overrides=dict.fromkeys(ints, pl.Int64))
     except pl.exceptions.PolarsError:
         return pl.read_csv(data, infer_schema=False)
 
 
-def read_csv_bytes(data: bytes, file: str, encoding: str = "utf-8",
-                   int_columns: IntColumns | None = None) -> RawTable:
+def read_csv_bytes(
+    data: bytes, file: str, encoding: str = "utf-8", int_columns: IntColumns | None = None
+) -> RawTable:
     sha = hashlib.sha256(data).hexdigest()
     if not data.strip():
         raise DataValidationError(file, "file is empty", expected="a header row and data rows")
@@ -191,14 +210,22 @@ def read_csv_bytes(data: bytes, file: str, encoding: str = "utf-8",
 
 def count_columns(mapping: ColumnMapping, header: list[str]) -> list[str]:
     """Header names of every column the mapping declares as a count."""
-    refs: list[ColumnRef | None] = [mapping.registered, mapping.valid, mapping.invalid,
-                                    mapping.blank, *(mapping.cast or ()),
-                                    *(r for _, r in mapping.candidates),
-                                    *(r for _, r in mapping.extra)]
-    names = [header[r] if isinstance(r, int) and -len(header) <= r < len(header) else r
-             for r in refs if r is not None]
+    refs: list[ColumnRef | None] = [
+        mapping.registered,
+        mapping.valid,
+        mapping.invalid,
+        mapping.blank,
+        *(mapping.cast or ()),
+        *(r for _, r in mapping.candidates),
+        *(r for _, r in mapping.extra),
+    ]
+    names = [
+        header[r] if isinstance(r, int) and -len(header) <= r < len(header) else r
+        for r in refs
+        if r is not None
+    ]
     if mapping.candidate_columns:
-        names += header[mapping.candidate_columns[0]:mapping.candidate_columns[1]]
+        names += header[mapping.candidate_columns[0] : mapping.candidate_columns[1]]
     return [n for n in names if isinstance(n, str)]
 
 
@@ -218,8 +245,7 @@ def read_raw(path: str | Path, mapping: ColumnMapping) -> RawTable:
     if name.endswith((".xlsx", ".xlsm", ".xls", ".ods")):
         data = path.read_bytes()
         try:
-            frame = pl.read_excel(io.BytesIO(data), sheet_name=mapping.sheet,
-                                  infer_schema_length=0)
+            frame = pl.read_excel(io.BytesIO(data), sheet_name=mapping.sheet, infer_schema_length=0)
         except Exception as exc:  # fastexcel raises its own types
             raise DataValidationError(file, f"cannot read spreadsheet: {exc}") from None
         return RawTable(frame, file, hashlib.sha256(data).hexdigest(), 1)
@@ -229,21 +255,28 @@ def read_raw(path: str | Path, mapping: ColumnMapping) -> RawTable:
 
 # --- mapping columns -----------------------------------------------------------
 
+
 def _column_name(raw: RawTable, ref: ColumnRef, role: str) -> str:
     cols = raw.frame.columns
     if isinstance(ref, int):
         if -len(cols) <= ref < len(cols):
             return cols[ref]
-        raise raw.error(f"column position {ref} ({role}) is out of range",
-                        expected=f"a position between 0 and {len(cols) - 1}")
+        raise raw.error(
+            f"column position {ref} ({role}) is out of range",
+            expected=f"a position between 0 and {len(cols) - 1}",
+        )
     if ref in cols:
         return ref
-    raise raw.error(f"column {ref!r} ({role}) not found", column=ref,
-                    expected=f"one of the header columns {cols}")
+    raise raw.error(
+        f"column {ref!r} ({role}) not found",
+        column=ref,
+        expected=f"one of the header columns {cols}",
+    )
 
 
-def _parse_counts(raw: RawTable, col: str, role: str, *, thousands: str | None,
-                  optional: bool) -> pl.Series:
+def _parse_counts(
+    raw: RawTable, col: str, role: str, *, thousands: str | None, optional: bool
+) -> pl.Series:
     """Parse one count column to Int64, raising at the first bad value."""
     s = raw.frame[col]
     if s.dtype == pl.String:
@@ -265,16 +298,22 @@ def _parse_counts(raw: RawTable, col: str, role: str, *, thousands: str | None,
         raise raw.error(f"{role} column has type {s.dtype}", column=col, expected=_COUNT_EXPECTED)
     if bad is not None and bad.any():
         i = int(bad.arg_true()[0])
-        raise raw.error(f"{role} is not a whole number", row=i + 1, column=col,
-                        value=s[i], expected=_COUNT_EXPECTED)
+        raise raw.error(
+            f"{role} is not a whole number",
+            row=i + 1,
+            column=col,
+            value=s[i],
+            expected=_COUNT_EXPECTED,
+        )
     if not optional and missing.any():  # type: ignore[union-attr]
         i = int(missing.arg_true()[0])
         raise raw.error(f"{role} is missing", row=i + 1, column=col, expected=_COUNT_EXPECTED)
     negative = parsed < 0
     if negative.any():
         i = int(negative.arg_true()[0])
-        raise raw.error(f"{role} is negative", row=i + 1, column=col, value=s[i],
-                        expected=_COUNT_EXPECTED)
+        raise raw.error(
+            f"{role} is negative", row=i + 1, column=col, value=s[i], expected=_COUNT_EXPECTED
+        )
     return parsed
 
 
@@ -306,8 +345,9 @@ def load_results(
     for c in id_cols:
         i = _first_true(id_parts[c].is_null() | (id_parts[c] == ""))
         if i is not None:
-            raise raw.error("station id is missing", row=i + 1, column=c,
-                            expected="a non-empty identifier")
+            raise raw.error(
+                "station id is missing", row=i + 1, column=c, expected="a non-empty identifier"
+            )
     station_id = id_parts.select(pl.concat_str(id_cols, separator="/")).to_series()
     dup = station_id.is_duplicated()
     if dup.any():
@@ -316,8 +356,11 @@ def load_results(
         rows = (station_id == first_value).arg_true()
         raise raw.error(
             f"duplicate station id {first_value!r} (also in row {int(rows[0]) + 1})",
-            row=int(rows[1]) + 1, column=" + ".join(id_cols), value=first_value,
-            expected="each station id exactly once")
+            row=int(rows[1]) + 1,
+            column=" + ".join(id_cols),
+            value=first_value,
+            expected="each station id exactly once",
+        )
     cols["station_id"] = station_id
 
     # area hierarchy
@@ -327,8 +370,9 @@ def load_results(
         s = raw.frame[c].cast(pl.String).str.strip_chars()
         i = _first_true(s.is_null() | (s == ""))
         if i is not None:
-            raise raw.error(f"area {level!r} is missing", row=i + 1, column=c,
-                            expected="an area name")
+            raise raw.error(
+                f"area {level!r} is missing", row=i + 1, column=c, expected="an area name"
+            )
         if level in RESERVED_COLUMNS:
             raise MappingError(f"area level name {level!r} is reserved")
         cols[level] = s
@@ -365,8 +409,7 @@ def load_results(
     blank_col = spec(m.blank, "blank ballots", False)
     cast_cols = [spec(r, "ballots cast", False) for r in m.cast] if m.cast else []
     extra_cols = {name: spec(ref, name, True) for name, ref in m.extra}
-    parsed = {c: _parse_counts(raw, c, role, thousands=th, optional=opt)
-              for c, role, opt in specs}
+    parsed = {c: _parse_counts(raw, c, role, thousands=th, optional=opt) for c, role, opt in specs}
 
     def count(col: str | None) -> pl.Series | None:
         return None if col is None else parsed[col]
@@ -377,12 +420,12 @@ def load_results(
     invalid = count(invalid_col)
     blank = count(blank_col)
     if cast_cols:
-        cast = pl.DataFrame([parsed[c].alias(f"part{i}") for i, c in enumerate(cast_cols)
-                             if c is not None]).sum_horizontal()
+        cast = pl.DataFrame(
+            [parsed[c].alias(f"part{i}") for i, c in enumerate(cast_cols) if c is not None]
+        ).sum_horizontal()
     else:
         pieces = [*votes.values()] + [p for p in (invalid, blank) if p is not None]
-        cast = pl.DataFrame([p.alias(f"part{i}") for i, p in enumerate(pieces)]
-                            ).sum_horizontal()
+        cast = pl.DataFrame([p.alias(f"part{i}") for i, p in enumerate(pieces)]).sum_horizontal()
 
     n = raw.frame.height
     null_int = pl.Series([None] * n, dtype=pl.Int64)
@@ -417,26 +460,29 @@ def load_results(
         round=m.round,
         candidates=[Candidate(n) for n in candidates],
     )
-    election = Election(name=m.election or stem, country=m.country, date=m.date,
-                        contests=[contest])
+    election = Election(name=m.election or stem, country=m.country, date=m.date, contests=[contest])
     return ElectionResults(
         frame=frame,
         candidates=candidates,
         area_levels=area_levels,
         election=election,
         contest=contest,
-        source=SourceInfo(path=str(path), sha256=raw.sha256, mapping=m.name,
-                          synthetic=m.synthetic,
-                          note="SYNTHETIC data generated by electwatch simulate"
-                          if m.synthetic else None),
+        source=SourceInfo(
+            path=str(path),
+            sha256=raw.sha256,
+            mapping=m.name,
+            synthetic=m.synthetic,
+            note="SYNTHETIC data generated by electwatch simulate" if m.synthetic else None,
+        ),
         warnings=warnings,
         attributes=[a for a, _ in m.attributes],
         extra_counts=[e for e, _ in m.extra],
     )
 
 
-def add_flags(frame: pl.DataFrame,
-              candidates: list[str]) -> tuple[pl.DataFrame, list[ValidationWarning]]:
+def add_flags(
+    frame: pl.DataFrame, candidates: list[str]
+) -> tuple[pl.DataFrame, list[ValidationWarning]]:
     """Add the ``flag_*`` columns and summarise them as warnings (rows are kept)."""
     parts = pl.sum_horizontal(
         [pl.col(c) for c in candidates]
@@ -463,14 +509,21 @@ def add_flags(frame: pl.DataFrame,
         k = int(mask.sum())
         if k:
             ex = frame.filter(mask).head(5)
-            warnings.append(ValidationWarning(flag.removeprefix("flag_"), text, k,
-                                              tuple(ex["row"].to_list()),
-                                              tuple(ex["station_id"].to_list())))
+            warnings.append(
+                ValidationWarning(
+                    flag.removeprefix("flag_"),
+                    text,
+                    k,
+                    tuple(ex["row"].to_list()),
+                    tuple(ex["station_id"].to_list()),
+                )
+            )
     return frame, warnings
 
 
-def _check_consistency(frame: pl.DataFrame, candidates: list[str], raw: RawTable,
-                       allow_inconsistent: bool) -> tuple[pl.DataFrame, list[ValidationWarning]]:
+def _check_consistency(
+    frame: pl.DataFrame, candidates: list[str], raw: RawTable, allow_inconsistent: bool
+) -> tuple[pl.DataFrame, list[ValidationWarning]]:
     """Impossible rows raise; rows real data does have are flagged and kept."""
     frame, warnings = add_flags(frame, candidates)
     over = frame["flag_votes_exceed_cast"]
@@ -481,7 +534,10 @@ def _check_consistency(frame: pl.DataFrame, candidates: list[str], raw: RawTable
         raise raw.error(
             f"votes for candidates + invalid + blank ({total}) exceed ballots cast ({r['cast']}) "
             f"at station {r['station_id']!r}",
-            row=i + 1, column="cast", value=r["cast"],
+            row=i + 1,
+            column="cast",
+            value=r["cast"],
             expected="ballots cast >= all votes (pass allow_inconsistent / "
-                     "--allow-inconsistent to keep such rows as flagged)")
+            "--allow-inconsistent to keep such rows as flagged)",
+        )
     return frame, warnings

@@ -188,9 +188,7 @@ class ColumnMapping:
 def builtin_mappings() -> dict[str, Path]:
     """Names of the mappings shipped with electwatch -> their TOML files."""
     root = resources.files("electwatch.data") / "mappings"
-    return {
-        Path(str(p)).stem: Path(str(p)) for p in root.iterdir() if str(p).endswith(".toml")
-    }
+    return {Path(str(p)).stem: Path(str(p)) for p in root.iterdir() if str(p).endswith(".toml")}
 
 
 def sidecar_path(data_path: str | Path) -> Path:

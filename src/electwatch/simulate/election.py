@@ -114,8 +114,9 @@ class SimulationTruth:
         }
 
 
-def truncated_normal(rng: np.random.Generator, mean: np.ndarray, sd: float,
-                     low: float = 0.0, high: float = 1.0) -> np.ndarray:
+def truncated_normal(
+    rng: np.random.Generator, mean: np.ndarray, sd: float, low: float = 0.0, high: float = 1.0
+) -> np.ndarray:
     """Vectorised draw from N(mean, sd) truncated to [low, high]."""
     a = (low - mean) / sd
     b = (high - mean) / sd
@@ -144,9 +145,9 @@ def simulate_election(
     region_names = np.array([CAPITAL] + [f"Region {k:02d}" for k in range(1, p.n_regions)])
     urban = np.where(region_idx == 0, True, rng.random(n) < p.urban_share)
     median = np.where(urban, p.median_registered_urban, p.median_registered_rural)
-    registered = np.maximum(
-        np.round(median * np.exp(rng.normal(0, p.size_sigma, n))), 20
-    ).astype(np.int64)
+    registered = np.maximum(np.round(median * np.exp(rng.normal(0, p.size_sigma, n))), 20).astype(
+        np.int64
+    )
 
     # --- clean turnout and winner share (Klimek's a_i, v_i)
     tau_region = rng.normal(p.turnout_mean, p.turnout_region_sd, p.n_regions)
@@ -169,8 +170,7 @@ def simulate_election(
 
     # --- integer counts
     cast = rng.binomial(registered, turnout_expected)
-    invalid = rng.binomial(cast, np.clip(rng.normal(p.invalid_rate, p.invalid_rate / 3, n),
-                                         0, 0.2))
+    invalid = rng.binomial(cast, np.clip(rng.normal(p.invalid_rate, p.invalid_rate / 3, n), 0, 0.2))
     valid = cast - invalid
     with np.errstate(divide="ignore", invalid="ignore"):
         w_share = np.where(turnout_expected > 0, winner_expected / turnout_expected, 0.0)
@@ -207,9 +207,7 @@ def simulate_election(
             p.candidates[0]: winner_votes,
             **{c: other_votes[:, j] for j, c in enumerate(p.candidates[1:])},
         }
-    ).with_columns(
-        pl.col("registered", "cast", "valid", "invalid", *p.candidates).cast(pl.Int64)
-    )
+    ).with_columns(pl.col("registered", "cast", "valid", "invalid", *p.candidates).cast(pl.Int64))
     frame, warnings = add_flags(frame, list(p.candidates))
     label = name or f"Synthetic election (seed {seed}, fi={f.fi}, fe={f.fe})"
     contest = Contest(name="President", round=1, candidates=[Candidate(c) for c in p.candidates])
@@ -219,13 +217,18 @@ def simulate_election(
         area_levels=["region", "district"],
         election=Election(name=label, country="Synthetia", contests=[contest]),
         contest=contest,
-        source=SourceInfo(path="<simulated>", mapping="electwatch-synthetic", synthetic=True,
-                          note=f"{SYNTHETIC_LABEL}, seed={seed}"),
+        source=SourceInfo(
+            path="<simulated>",
+            mapping="electwatch-synthetic",
+            synthetic=True,
+            note=f"{SYNTHETIC_LABEL}, seed={seed}",
+        ),
         warnings=warnings,
         attributes=["urban", "data_source"],
     )
-    truth = SimulationTruth(seed=seed, election=p, fraud=f, fraud_type=fraud_type,
-                            clean_turnout=a, clean_winner_share=v)
+    truth = SimulationTruth(
+        seed=seed, election=p, fraud=f, fraud_type=fraud_type, clean_turnout=a, clean_winner_share=v
+    )
     return results, truth
 
 
@@ -239,9 +242,19 @@ def write_results(results: ElectionResults, path: str | Path) -> Path:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    keep = ["station_id", *results.area_levels, "registered", "cast", "valid", "invalid",
-            *[c for c in ("blank",) if results.frame[c].null_count() < results.n_stations],
-            "abroad", *results.attributes, *results.extra_counts, *results.candidates]
+    keep = [
+        "station_id",
+        *results.area_levels,
+        "registered",
+        "cast",
+        "valid",
+        "invalid",
+        *[c for c in ("blank",) if results.frame[c].null_count() < results.n_stations],
+        "abroad",
+        *results.attributes,
+        *results.extra_counts,
+        *results.candidates,
+    ]
     out = results.frame.select(keep)
     if path.suffix == ".parquet":
         out.write_parquet(path)
@@ -255,24 +268,32 @@ def write_results(results: ElectionResults, path: str | Path) -> Path:
         f"round = {results.contest.round}",
         f"synthetic = {'true' if results.synthetic else 'false'}",
         'station_id = "station_id"',
-        "areas = { " + ", ".join(f"{_toml_str(a)} = {_toml_str(a)}"
-                                 for a in results.area_levels) + " }",
+        "areas = { "
+        + ", ".join(f"{_toml_str(a)} = {_toml_str(a)}" for a in results.area_levels)
+        + " }",
         'registered = "registered"',
         'cast = "cast"',
         'valid = "valid"',
         'invalid = "invalid"',
         'abroad = "abroad"',
-        "candidates = { " + ", ".join(f"{_toml_str(c)} = {_toml_str(c)}"
-                                      for c in results.candidates) + " }",
+        "candidates = { "
+        + ", ".join(f"{_toml_str(c)} = {_toml_str(c)}" for c in results.candidates)
+        + " }",
     ]
     if "blank" in keep:
         lines.append('blank = "blank"')
     if results.attributes:
-        lines.append("attributes = { " + ", ".join(f"{_toml_str(a)} = {_toml_str(a)}"
-                                                   for a in results.attributes) + " }")
+        lines.append(
+            "attributes = { "
+            + ", ".join(f"{_toml_str(a)} = {_toml_str(a)}" for a in results.attributes)
+            + " }"
+        )
     if results.extra_counts:
-        lines.append("extra = { " + ", ".join(f"{_toml_str(a)} = {_toml_str(a)}"
-                                              for a in results.extra_counts) + " }")
+        lines.append(
+            "extra = { "
+            + ", ".join(f"{_toml_str(a)} = {_toml_str(a)}" for a in results.extra_counts)
+            + " }"
+        )
     sidecar_path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 

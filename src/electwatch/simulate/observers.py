@@ -132,11 +132,10 @@ def simulate_observer_campaign(
         }
     )
     reg_all = frame["registered"]
-    turnout = (
-        int(frame["cast"].sum()) / int(reg_all.sum()) if reg_all.null_count() == 0 else None
+    turnout = int(frame["cast"].sum()) / int(reg_all.sum()) if reg_all.null_count() == 0 else None
+    truth = CampaignTruth(
+        design, len(idx), int(frame["cast"].sum()), turnout, undercount, (start, end)
     )
-    truth = CampaignTruth(design, len(idx), int(frame["cast"].sum()), turnout, undercount,
-                          (start, end))
     return obs, truth
 
 
