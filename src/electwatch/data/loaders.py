@@ -102,7 +102,8 @@ def _locate_decode_error(
     line = data.count(b"\n", 0, exc.start) + 1
     raise DataValidationError(
         file,
-        f"cannot decode byte {data[exc.start : exc.start + 1]!r} at offset {exc.start} as {encoding}",
+        f"cannot decode byte {data[exc.start : exc.start + 1]!r} at offset {exc.start} "
+        f"as {encoding}",
         row=line - 1 if line > 1 else None,
         line=line,
         expected=f"text encoded as {encoding} (set 'encoding' in the mapping, e.g. 'cp1251')",
