@@ -313,7 +313,13 @@ def main() -> int:
     ap.add_argument("--bootstrap", type=int, default=1000)
     ap.add_argument("--mc", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--tables-only", action="store_true", help="print the tables from the saved JSON"
+    )
     args = ap.parse_args()
+    if args.tables_only:
+        print_tables(json.loads(args.json.read_text(encoding="utf-8")))
+        return 0
     missing = [f for f, _, _ in ELECTIONS.values() if not (DATA / f).exists()]
     if missing:
         print(f"skipped: {', '.join(missing)} not found in {DATA}")
