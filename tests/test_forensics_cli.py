@@ -134,6 +134,18 @@ def test_bad_arguments_are_one_line_errors(runner, clean_file, tmp_path, args, m
     assert len([line for line in res.output.splitlines() if "error" in line]) == 1
 
 
+def test_unwritable_output_folder(runner, clean_file, tmp_path):
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file where the output folder should go")
+    res = runner.invoke(
+        app,
+        [*("forensics", str(clean_file), *FAST, "--level", "national", "--no-klimek"),
+         *("--out", str(blocker / "sub"))],
+    )  # fmt: skip
+    assert res.exit_code == 2
+    assert "cannot write results" in res.output and "Traceback" not in res.output
+
+
 def test_bad_value_in_file_names_row_and_column(runner, clean_file, tmp_path):
     lines = clean_file.read_text(encoding="utf-8").splitlines()
     header = lines[0].split(",")

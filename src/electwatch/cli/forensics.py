@@ -83,7 +83,10 @@ def _area_reading(rows: list[TestResult]) -> str:
 
 def summary_table(report: ForensicsReport) -> Table:
     """One row per test and level: the national figures, then the flagged counts."""
-    title = f"Forensics — {report.election} — {report.contest} ({report.n_stations:,} stations)"
+    name = report.election
+    if report.contest and report.contest != report.election:
+        name += f" — {report.contest}"
+    title = f"Forensics — {name} ({report.n_stations:,} stations)"
     if report.synthetic:
         title += " [SYNTHETIC]"
     t = Table(title=title, show_lines=False)
@@ -132,13 +135,20 @@ def summary_table(report: ForensicsReport) -> Table:
     return t
 
 
-def write_outputs(report: ForensicsReport, out_dir: Path) -> dict[str, Path]:
-    """results.json, results.csv and the figures; returns what was written."""
+def write_outputs(
+    report: ForensicsReport, out_dir: Path, data: dict[str, Any] | None = None
+) -> dict[str, Path]:
+    """results.json, results.csv and the figures; returns what was written.
+
+    ``data``: ``report.to_dict()`` if the caller already has it (it is large).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
     path = out_dir / "results.json"
     path.write_text(
-        json.dumps(report.to_dict(), ensure_ascii=False, default=str, indent=1), encoding="utf-8"
+        json.dumps(data if data is not None else report.to_dict(), ensure_ascii=False, default=str)
+        + "\n",
+        encoding="utf-8",
     )
     files["json"] = path
     path = out_dir / "results.csv"
@@ -223,15 +233,18 @@ def run(
     def battery_progress(step: str, fraction: float) -> None:
         progress(step, 0.1 + 0.8 * fraction)
 
-    return run_battery(
-        results,
-        level=wanted or None,
-        n_bootstrap=n_bootstrap,
-        n_mc=n_mc,
-        seed=seed,
-        progress=battery_progress,
-        klimek=klimek,
-    )
+    try:
+        return run_battery(
+            results,
+            level=wanted or None,
+            n_bootstrap=n_bootstrap,
+            n_mc=n_mc,
+            seed=seed,
+            progress=battery_progress,
+            klimek=klimek,
+        )
+    except (ValueError, KeyError) as exc:  # input the tests cannot work with
+        raise ForensicsCliError(f"{file}: {exc}") from None
 
 
 def forensics(
@@ -270,12 +283,12 @@ def forensics(
             file, mapping, level, bootstrap, mc, seed, not no_klimek, allow_inconsistent, progress
         )
         progress("writing results and figures", 0.92)
+        data = report.to_dict()
         try:
-            files = write_outputs(report, out_dir)
+            files = write_outputs(report, out_dir, data)
         except OSError as exc:
             raise ForensicsCliError(f"{out_dir}: cannot write results ({exc})") from None
     if as_json:
-        data = report.to_dict()
         data["files"] = {k: str(v) for k, v in files.items()}
         # plain json.dumps: Rich's highlighter is slow on the tens of thousands of
         # area rows a national file gives
