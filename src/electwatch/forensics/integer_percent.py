@@ -88,8 +88,9 @@ def integer_probability(
         # costs ~50x more, so only there); bdtr is NaN for a negative count (CDF 0)
         ex = np.flatnonzero(sd[sel] ** 2 < EXACT_BELOW_VAR)
         if ex.size:
-            nx, px, lx, hx = ns[ex], p[sel][ex][:, None], lo[ex], hi[ex]
-            vx = valid[ex]
+            nx = ns[ex].astype(np.int64)  # bdtr wants integer counts
+            px, vx = p[sel][ex][:, None], valid[ex]
+            lx, hx = lo[ex].astype(np.int64), hi[ex].astype(np.int64)
             cdf_hi = special.bdtr(np.where(vx, hx, 0), nx, px)
             cdf_lo = np.where(lx >= 1, special.bdtr(np.maximum(lx - 1, 0), nx, px), 0.0)
             mass[ex] = np.where(vx, cdf_hi - cdf_lo, 0.0)
