@@ -347,16 +347,26 @@ async def load_until_killed(
     run: CrashRun,
     limit: float = 30.0,
 ) -> None:
-    """Observers submit reports in a closed loop; after ``kill_after`` s ``kill()`` runs
-    (SIGKILL of the server) while requests are in flight. Each observer stops at its
-    first unanswered request, as a phone losing the server would (the report stays in
-    its outbox for a resend)."""
+    """Observers submit reports in a closed loop; ``kill()`` (SIGKILL of the server)
+    runs the instant the first acknowledgement arrives after ``kill_after`` s, while
+    the other observers' requests are in flight. Killing right on an acknowledgement
+    is what exposes an ack-before-commit bug: the acknowledged batch is then at its
+    most likely to be uncommitted. Each observer stops at its first unanswered request,
+    as a phone losing the server would (the report stays in its outbox to be resent).
+    """
     path = f"/api/elections/{election_id}/reports"
     conns = [Connection(host, port) for _ in observers]
     await asyncio.gather(
         *(c.request("GET", "/api/me", o.token) for c, o in zip(conns, observers, strict=True))
     )
     deadline = time.monotonic() + limit
+    armed, killed = asyncio.Event(), asyncio.Event()
+
+    def kill_now() -> None:
+        if not killed.is_set():
+            killed.set()
+            run.killed_at = time.perf_counter() - t0
+            kill()  # synchronous: no other observer reads an answer before it
 
     async def one(k: int, conn: Connection, obs: Observer) -> None:
         i = 0
@@ -372,11 +382,17 @@ async def load_until_killed(
             except (OSError, ConnectionError, asyncio.IncompleteReadError, ValueError, IndexError):
                 conn.close()
                 return
+            if sent.status == 201 and armed.is_set():
+                kill_now()
 
     async def killer() -> None:
         await asyncio.sleep(kill_after)
-        run.killed_at = time.perf_counter() - t0
-        await asyncio.get_running_loop().run_in_executor(None, kill)
+        armed.set()
+        # no acknowledgement within 5 s (server stuck): kill anyway
+        try:
+            await asyncio.wait_for(killed.wait(), 5.0)
+        except TimeoutError:
+            kill_now()
 
     t0 = time.perf_counter()
     await asyncio.gather(
