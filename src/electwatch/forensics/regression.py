@@ -5,8 +5,14 @@ districts: in a clean election extra turnout splits like the rest of the vote, s
 the winner's share does not rise with turnout; ballot stuffing makes it rise.
 Mebane's toolkit uses ad-hoc thresholds; electwatch reports a proper test: the
 weighted least-squares slope of the winner's share of valid votes on turnout,
-weights = valid votes, with a cluster-robust (sub-areas as clusters, CR1) or
-heteroskedasticity-robust (HC1) standard error, and its two-sided p-value. The
+weights = valid votes, with a cluster-robust standard error (sub-areas as clusters)
+or, at the finest level, a heteroskedasticity-robust (HC1) one, and its two-sided
+t(G - 1) p-value. The cluster-robust SE is the leave-one-cluster-out jackknife (CR3;
+MacKinnon & White, J. Econometrics 29:305-325, 1985; Cameron & Miller, J. Human
+Resources 50(2), 2015): with ~20 regions of very unequal size (a capital with 10% of
+the stations) the CR1 sandwich rejected 9.1% of 1,000 clean simulated elections at
+the 5% level, the jackknife 5.0% (tests/test_forensics_fpr.py). CR1 is kept in
+``details``. Areas with fewer than 3 clusters fall back to HC1. The
 original Sobyanin-Sukhovolsky slope of (winner's votes / registered) on turnout is
 given in ``details`` (a value above 1 means the winner gained more votes than the
 extra turnout brought).
@@ -61,6 +67,46 @@ def _wls(
     return slope, se, r, n, n_cl
 
 
+def _jackknife_se(
+    x: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    codes: np.ndarray,
+    g: int,
+    clusters: np.ndarray,
+) -> np.ndarray:
+    """Leave-one-cluster-out jackknife SE of the WLS slope per area (CR3).
+
+    Var = (G - 1) / G * sum_c (b_(-c) - mean b_(-c))^2 over the G clusters of the
+    area; each b_(-c) comes from the area's weighted sums minus the cluster's.
+    """
+    ncl = int(clusters.max()) + 1
+    sw = np.bincount(codes, weights=w, minlength=g)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # centre by the area means first: the sums below then do not cancel
+        xc = x - (np.bincount(codes, weights=w * x, minlength=g) / sw)[codes]
+        yc = y - (np.bincount(codes, weights=w * y, minlength=g) / sw)[codes]
+    parts = [w, w * xc, w * yc, w * xc * xc, w * xc * yc]
+    per_cl = [np.bincount(clusters, weights=v, minlength=ncl) for v in parts]
+    present = np.bincount(clusters, minlength=ncl) > 0
+    cl_group = np.zeros(ncl, dtype=np.int64)
+    cl_group[clusters] = codes
+    cg = cl_group[present]
+    per_cl = [c[present] for c in per_cl]
+    tot = [np.bincount(cg, weights=c, minlength=g) for c in per_cl]
+    sw_, sx, sy, sxx, sxy = (t[cg] - c for t, c in zip(tot, per_cl, strict=True))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        loo = (sxy - sx * sy / sw_) / (sxx - sx * sx / sw_)
+        k = np.bincount(cg, minlength=g).astype(float)
+        ok = np.isfinite(loo)
+        k_ok = np.bincount(cg[ok], minlength=g).astype(float)
+        mean = np.bincount(cg[ok], weights=loo[ok], minlength=g) / k_ok
+        ss = np.bincount(cg[ok], weights=(loo[ok] - mean[cg[ok]]) ** 2, minlength=g)
+        var = (k_ok - 1) / k_ok * ss
+    # a cluster whose removal leaves no spread in turnout gives no slope: no SE then
+    return np.where(k_ok == k, np.sqrt(var), np.nan)
+
+
 def turnout_share_tests(
     arr: StationArrays,
     groups: AreaGroups,
@@ -74,19 +120,30 @@ def turnout_share_tests(
     codes = groups.codes[ok]
     g = groups.n_groups
     cl = clusters.codes[ok] if clusters is not None else None
-    slope, se, r, n, n_cl = _wls(t[ok], sh[ok], arr.valid[ok], codes, g, cl)
+    slope, se_cr1, r, n, n_cl = _wls(t[ok], sh[ok], arr.valid[ok], codes, g, cl)
+    se = _wls(t[ok], sh[ok], arr.valid[ok], codes, g, None)[1]  # HC1
+    use_cl = np.zeros(g, dtype=bool)
+    if cl is not None:
+        se_jk = _jackknife_se(t[ok], sh[ok], arr.valid[ok], codes, g, cl)
+        use_cl = n_cl >= 3
+        se = np.where(use_cl, se_jk, se)
     # Sobyanin-Sukhovolsky: winner votes / registered on turnout, same weights
     reg = arr.registered[ok]
     ss_slope = _wls(t[ok], arr.winner_votes[ok] / reg, arr.valid[ok], codes, g, None)[0]
     with np.errstate(invalid="ignore", divide="ignore"):
         z = slope / se
-    df = np.maximum(n_cl - 1, 1)
+    df = np.where(use_cl, np.maximum(n_cl - 1, 1), np.maximum(n - 2, 1))
     p = 2 * stats.t.sf(np.abs(z), df)
+    half = stats.t.ppf(0.975, df) * se  # the interval matches the p-value's t(df)
     out: list[TestResult] = []
-    se_kind = f"cluster-robust by {clusters.level}" if clusters is not None else "HC1"
     for i, area in enumerate(groups.names):
         if n[i] < min_stations or not np.isfinite(slope[i]) or not np.isfinite(se[i]):
             continue
+        se_kind = (
+            f"cluster jackknife (CR3) by {clusters.level}"
+            if clusters is not None and use_cl[i]
+            else "HC1"
+        )
         direction = "rises" if slope[i] > 0 else "falls"
         out.append(
             TestResult(
@@ -97,8 +154,8 @@ def turnout_share_tests(
                 statistic=float(slope[i]),
                 null_value=0.0,
                 p_value=float(p[i]),
-                ci_low=float(slope[i] - 1.96 * se[i]),
-                ci_high=float(slope[i] + 1.96 * se[i]),
+                ci_low=float(slope[i] - half[i]),
+                ci_high=float(slope[i] + half[i]),
                 n=int(n[i]),
                 reading=(
                     f"winner's share {direction} by {abs(slope[i]) * 10:.2f} points per 10 "
@@ -107,6 +164,8 @@ def turnout_share_tests(
                 ),
                 details={
                     "se": float(se[i]),
+                    "se_cr1": float(se_cr1[i]) if clusters is not None else None,
+                    "df": float(df[i]),
                     "weighted_r": float(r[i]),
                     "sobyanin_slope_votes_per_registered": float(ss_slope[i]),
                     "se_method": se_kind,
