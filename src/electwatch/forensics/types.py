@@ -9,7 +9,7 @@ control across areas (Benjamini & Hochberg 1995), the adjusted p-value and a fla
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -70,7 +70,13 @@ class TestResult:
             flagged = not (self.ci_low <= self.null_value <= self.ci_high)
         else:
             flagged = self.flagged
-        return replace(self, p_adjusted=p_adjusted, flagged=bool(flagged))
+        # a shallow copy with two fields changed; dataclasses.replace re-runs __init__
+        # and cost ~0.6 s of CPU per battery on the 44,000 area results of a national file
+        new = object.__new__(TestResult)
+        new.__dict__.update(self.__dict__)
+        object.__setattr__(new, "p_adjusted", p_adjusted)
+        object.__setattr__(new, "flagged", bool(flagged))
+        return new
 
     def to_dict(self) -> dict[str, Any]:
         return {
