@@ -181,3 +181,20 @@ def test_real_2011_national(runner, duma_2011_path, tmp_path):
     # Shpilkin's published estimate for United Russia 2011 is ~15 million anomalous votes
     assert 12e6 < nat["shpilkin_excess_votes"]["statistic"] < 18e6
     assert nat["integer_percent"]["flagged"]
+
+
+def test_single_blob_klimek_rows_are_never_flagged(runner, fraud_file, tmp_path):
+    """The single-blob fit is for comparison with the paper only (it confounds regions)."""
+    res = runner.invoke(
+        app,
+        ["forensics", str(fraud_file), *FAST, "--level", "national", "--json",
+         "--out", str(tmp_path / "o")],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.stdout)
+    rows = {r["test"]: r for r in d["results"]}
+    single = [rows["klimek_fi_single_blob"], rows["klimek_fe_single_blob"]]
+    assert max(r["ci_low"] for r in single) > 0  # an interval excludes 0 ...
+    assert not any(r["flagged"] for r in single)  # ... and still no flag
+    assert rows["klimek_fe"]["flagged"]
+    assert d["summary"]["klimek_fi_single_blob"]["national"]["flagged"] == 0
