@@ -198,3 +198,17 @@ def test_single_blob_klimek_rows_are_never_flagged(runner, fraud_file, tmp_path)
     assert not any(r["flagged"] for r in single)  # ... and still no flag
     assert rows["klimek_fe"]["flagged"]
     assert d["summary"]["klimek_fi_single_blob"]["national"]["flagged"] == 0
+
+
+@pytest.mark.parametrize("columns", ["100", "160"])
+def test_table_fits_the_terminal(runner, clean_file, tmp_path, columns):
+    res = runner.invoke(
+        app,
+        ["forensics", str(clean_file), *FAST, "--level", "region", "--no-klimek",
+         "--out", str(tmp_path / "o")],
+        env={"COLUMNS": columns},
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    rows = [line for line in res.stdout.splitlines() if line.startswith("│")]
+    assert len(rows) > 20
+    assert all(line.rstrip().endswith("│") for line in rows)  # right border not cropped

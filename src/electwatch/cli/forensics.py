@@ -56,12 +56,13 @@ def _stat_vs_null(r: TestResult) -> str:
 
 
 def _p_ci(r: TestResult) -> str:
+    """p-value above the interval (two short lines keep the column narrow)."""
     parts = []
     if r.p_value is not None:
         parts.append(_p(r.p_value))
     if r.ci_low is not None and r.ci_high is not None:
-        parts.append(f"[{_num(r.ci_low)}, {_num(r.ci_high)}]")
-    return " ".join(parts) or "n/a"
+        parts.append(f"{_num(r.ci_low)} – {_num(r.ci_high)}")
+    return "\n".join(parts) or "n/a"
 
 
 def _area_reading(rows: list[TestResult]) -> str:
@@ -89,14 +90,19 @@ def summary_table(report: ForensicsReport) -> Table:
     title = f"Forensics — {name} ({report.n_stations:,} stations)"
     if report.synthetic:
         title += " [SYNTHETIC]"
-    t = Table(title=title, show_lines=False)
-    t.add_column("test")
-    t.add_column("level")
-    t.add_column("areas", justify="right")
-    t.add_column("statistic vs null", justify="right")
-    t.add_column("p / 95% CI", justify="right")
-    t.add_column("flagged (BH)", justify="right")
-    t.add_column("reading", overflow="fold")
+    t = Table(
+        title=title,
+        caption="flagged: areas deviating from the null after Benjamini-Hochberg across the "
+        "areas of the level (tests without a p-value: by their own rule, see docs/forensics.md)",
+    )
+    # long test names fold so that the plain reading keeps a readable width
+    t.add_column("test", max_width=22, overflow="fold")
+    t.add_column("level", no_wrap=True)
+    t.add_column("areas", justify="right", no_wrap=True)
+    t.add_column("statistic vs null", justify="right", max_width=16)
+    t.add_column("p / 95% CI", justify="right", min_width=9)
+    t.add_column("flagged", justify="right", no_wrap=True)
+    t.add_column("reading", overflow="fold")  # no min_width: Rich then crops the border
     by_test: dict[str, dict[str, list[TestResult]]] = {}
     for r in report.results:
         by_test.setdefault(r.test, {}).setdefault(r.level, []).append(r)
