@@ -212,3 +212,25 @@ def test_table_fits_the_terminal(runner, clean_file, tmp_path, columns):
     rows = [line for line in res.stdout.splitlines() if line.startswith("│")]
     assert len(rows) > 20
     assert all(line.rstrip().endswith("│") for line in rows)  # right border not cropped
+
+
+def test_tests_without_p_values_keep_their_own_flag_rule(runner, clean_file, tmp_path):
+    """Shpilkin flags only material excesses (> 5% of the leader's votes), even where the
+    interval excludes 0; BH must not replace that rule by 'interval excludes the null'."""
+    res = runner.invoke(
+        app,
+        ["forensics", str(clean_file), *FAST, "--no-klimek", "--json",
+         "--out", str(tmp_path / "o")],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    rows = [r for r in json.loads(res.stdout)["results"] if r["test"] == "shpilkin_excess_votes"]
+    for r in rows:
+        d = r["details"]
+        own_rule = (
+            r["ci_low"] > 0
+            and d["excess_share_of_leader_votes"] > 0.05
+            and d["sensitivity_min"] > 0
+        )
+        assert r["flagged"] == own_rule, r["area"]
+    immaterial = [r for r in rows if r["ci_low"] > 0 and not r["flagged"]]
+    assert immaterial  # the case the rule is about occurs in this election

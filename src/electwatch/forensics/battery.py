@@ -323,13 +323,7 @@ def run_battery(
         timings[name] = time.perf_counter() - t0
     report_progress("done", 1.0)
 
-    # the single-blob Klimek fit is shown for comparison with the paper, never as a flag
-    # (it reads regional heterogeneity as fraud); adjust_results would re-flag it from
-    # its interval
-    adjusted = [
-        replace(r, flagged=False) if r.test.endswith("_single_blob") else r
-        for r in adjust_results(out, alpha)
-    ]
+    adjusted = adjust_results(out, alpha)
     return ForensicsReport(
         election=results.election.name,
         contest=results.contest.name,
