@@ -93,19 +93,20 @@ def test_shpilkin_clean_election_has_no_excess_extreme_fraud_is_counted() -> Non
 
 
 def _wls_numpy(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, np.ndarray, float]:
-    """Slope, residuals and HC1 SE of y ~ 1 + x with weights w, by lstsq."""
+    """Slope, residuals and HC3 SE of y ~ 1 + x with weights w, by lstsq."""
     X = np.column_stack([np.ones_like(x), x])
     sw = np.sqrt(w)
     beta, *_ = np.linalg.lstsq(X * sw[:, None], y * sw, rcond=None)
     e = y - X @ beta
     bread = np.linalg.inv(X.T @ (w[:, None] * X))
-    meat = (X * (w * e)[:, None]).T @ (X * (w * e)[:, None])
-    n = x.size
-    cov = bread @ meat @ bread * n / (n - 2)
+    # leverage of the weighted regression: h_i = w_i x_i' (X' W X)^-1 x_i
+    h = w * np.einsum("ij,jk,ik->i", X, bread, X)
+    u = X * (w * e / (1 - h))[:, None]
+    cov = bread @ (u.T @ u) @ bread
     return float(beta[1]), e, float(np.sqrt(cov[1, 1]))
 
 
-def test_slope_and_hc1_se_match_numpy_weighted_least_squares() -> None:
+def test_slope_and_hc3_se_match_numpy_weighted_least_squares() -> None:
     res, _ = simulate_election(ElectionParameters(n_stations=800), seed=5)
     arr = station_arrays(res)
     r = turnout_share_tests(arr, national_groups(arr.n))[0]
@@ -113,7 +114,7 @@ def test_slope_and_hc1_se_match_numpy_weighted_least_squares() -> None:
     slope, _, se = _wls_numpy(t, s, w)
     assert r.statistic == pytest.approx(slope, rel=1e-9)
     assert r.details["se"] == pytest.approx(se, rel=1e-9)
-    assert r.details["se_method"] == "HC1"
+    assert r.details["se_method"] == "HC3"
     assert r.p_value == pytest.approx(2 * stats.t.sf(abs(slope / se), arr.n - 2))
     # weighted correlation
     tm, sm = np.average(t, weights=w), np.average(s, weights=w)
@@ -159,10 +160,10 @@ def test_per_area_slopes_and_too_few_clusters() -> None:
         assert row.area == regions.names[k]
         assert row.statistic == pytest.approx(_wls_numpy(t[m], s[m], w[m])[0], rel=1e-9)
         assert row.details["clusters"] == 10  # D0..D9 in every region
-    # two clusters cannot carry a cluster-robust SE: HC1 then, said so
+    # two clusters cannot carry a cluster-robust SE: HC3 then, said so
     two = AreaGroups("half", (np.arange(arr.n) % 2).astype(np.int64), ["odd", "even"])
     r2 = turnout_share_tests(arr, national_groups(arr.n), two)[0]
-    assert r2.details["se_method"] == "HC1"
+    assert r2.details["se_method"] == "HC3"
     assert r2.details["se"] == pytest.approx(_wls_numpy(t, s, w)[2], rel=1e-9)
 
 
