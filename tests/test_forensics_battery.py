@@ -11,7 +11,15 @@ import numpy as np
 import polars as pl
 import pytest
 
-from electwatch.forensics import TESTS, adjust_results, bh_adjust, run_battery
+from electwatch.forensics import (
+    TESTS,
+    adjust_results,
+    area_groups,
+    bh_adjust,
+    run_battery,
+    shpilkin_tests,
+    station_arrays,
+)
 from electwatch.forensics.types import TestResult
 from electwatch.simulate import ElectionParameters, FraudParameters, simulate_election
 
@@ -52,8 +60,10 @@ def test_adjust_results_families_are_test_level_subject() -> None:
     assert out[3].p_adjusted == pytest.approx(0.04)
     assert out[4].p_adjusted is None and not out[4].flagged
     assert [r.flagged for r in out[:4]] == [True, True, True, True]
+    # without a p-value the test's own flag rule stands, whatever the interval says
     ci = replace(_row("t3", "a", None), ci_low=0.1, ci_high=0.3)
-    assert adjust_results([ci])[0].flagged  # interval excludes the null 0
+    assert not adjust_results([ci])[0].flagged
+    assert adjust_results([replace(ci, flagged=True)])[0].flagged
 
 
 def _regional_fraud(n: int, regions: int, seed: int) -> tuple:
@@ -146,6 +156,21 @@ def test_region_level_flags_the_regions_with_fraud(mixed_report: tuple) -> None:
     assert nat["share_turnout_slope"].flagged
 
 
+def test_flags_without_p_values_follow_the_tests_own_rules(mixed_report: tuple) -> None:
+    res, _, rep = mixed_report
+    arr = station_arrays(res)
+    for level in rep.levels:
+        own = shpilkin_tests(arr, area_groups(res, level))[0]
+        got = {r.area: r.flagged for r in rep.select(test="shpilkin_excess_votes", level=level)}
+        assert got == {r.area: r.flagged for r in own}, level
+    assert rep.klimek is not None
+    assert [r.flagged for r in rep.klimek.as_results()] == [
+        rep.get("klimek_fi").flagged,
+        rep.get("klimek_fe").flagged,
+    ]
+    assert not any(r.flagged for r in rep.select(test="klimek_fi_single_blob"))
+
+
 def test_battery_is_deterministic_and_serialises(mixed_report: tuple) -> None:
     res, _, _ = mixed_report
     small = res.subset(pl.col("region").is_in(["Capital", "Region 01", "Region 02"]))
@@ -163,3 +188,15 @@ def test_battery_is_deterministic_and_serialises(mixed_report: tuple) -> None:
     steps: list[float] = []
     run_battery(small, level="national", n_mc=10, progress=lambda s, f: steps.append(f))
     assert steps[0] == 0.0 and steps[-1] == 1.0 and steps == sorted(steps)
+
+
+def test_national_slope_clusters_by_the_top_level_whatever_levels_are_asked() -> None:
+    res, _ = simulate_election(ElectionParameters(n_stations=2000), seed=3)
+    for level in (None, "region", "district"):
+        rep = run_battery(res, level=level, n_bootstrap=0, n_mc=20, klimek=False)
+        nat = rep.get("share_turnout_slope")
+        assert nat.details["se_method"] == "cluster jackknife (CR3) by region", level
+        assert nat.details["clusters"] == 20
+    rep = run_battery(res, level="district", n_bootstrap=0, n_mc=20, klimek=False)
+    district = rep.select(test="share_turnout_slope", level="district")
+    assert district and all(r.details["se_method"] == "HC3" for r in district)

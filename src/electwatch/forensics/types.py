@@ -42,8 +42,11 @@ class TestResult:
     one across the areas of the same level, test and subject; ``ci_low``/``ci_high``
     a 95% interval for the statistic (bootstrap where ``details['ci_method']`` says
     so). ``flagged`` is True when the area deviates from the null at the 5% level
-    after the adjustment (or, for tests without a p-value, when the interval excludes
-    the null).
+    after the adjustment; tests without a p-value set it by their own documented rule
+    (Shpilkin: material excess; Klimek: interval above a minimum share; consistency:
+    any violation), which the adjustment keeps. Their intervals are not calibrated
+    tests: "interval excludes the null" flagged the Shpilkin excess on 16 of 40
+    clean simulated elections.
     """
 
     __test__ = False  # not a pytest test class
@@ -66,8 +69,6 @@ class TestResult:
     def with_adjustment(self, p_adjusted: float | None, alpha: float = 0.05) -> TestResult:
         if p_adjusted is not None and math.isfinite(p_adjusted):
             flagged = p_adjusted < alpha
-        elif self.ci_low is not None and self.ci_high is not None and self.null_value is not None:
-            flagged = not (self.ci_low <= self.null_value <= self.ci_high)
         else:
             flagged = self.flagged
         return replace(self, p_adjusted=p_adjusted, flagged=bool(flagged))
