@@ -348,10 +348,10 @@ def fit_klimek(
                 profile[th_new] = ll2
                 if ll2 > profile[th_best]:
                     th_best, st = th_new, st2
-    ll, k = _em(st, th_best, alpha, gc, ic, jc, n, bins, 1, nodes, x_nodes, smooth)
+    ll, kern = _em(st, th_best, alpha, gc, ic, jc, n, bins, 1, nodes, x_nodes, smooth)
     pi = st.pi
-    p = np.maximum(pi @ k, 1e-300)
-    grad = (k[1:] - k[0]) / p
+    p = np.maximum(pi @ kern, 1e-300)
+    grad = (kern[1:] - kern[0]) / p
     info = (grad * n) @ grad.T
     try:
         se = np.sqrt(np.maximum(np.diag(np.linalg.inv(info)), 0))
