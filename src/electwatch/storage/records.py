@@ -105,7 +105,7 @@ def station_records(
     rq = select(Report.station_id, Report.voters, Report.window_start, Report.window_end).where(
         Report.election_id == election_id, Report.status != "quarantined", Report.station_id.in_(sq)
     )
-    reports = pl.DataFrame(s.execute(rq).tuples().all(), schema=_REPORT_SCHEMA, orient="row")
+    reports = pl.DataFrame([tuple(r) for r in s.execute(rq)], schema=_REPORT_SCHEMA, orient="row")
     aq = select(
         StationAction.station_id,
         StationAction.action,
@@ -113,7 +113,7 @@ def station_records(
         StationAction.reason,
         StationAction.id,
     ).where(StationAction.station_id.in_(sq))
-    actions = pl.DataFrame(s.execute(aq).tuples().all(), schema=_ACTION_SCHEMA, orient="row")
+    actions = pl.DataFrame([tuple(r) for r in s.execute(aq)], schema=_ACTION_SCHEMA, orient="row")
     merged = merge_reports(reports, actions, abs_tol, rel_tol)
     if merged.height == 0:
         return merged.with_columns(
@@ -124,15 +124,14 @@ def station_records(
     ids = merged["station_id"].to_list()
     rows = []
     for i in range(0, len(ids), 10_000):
-        rows += (
-            s.execute(
+        rows += [
+            tuple(r)
+            for r in s.execute(
                 select(Station.id, Station.code, Station.area_id, Station.registered).where(
                     Station.id.in_(ids[i : i + 10_000])
                 )
             )
-            .tuples()
-            .all()
-        )
+        ]
     st = pl.DataFrame(
         rows,
         schema={

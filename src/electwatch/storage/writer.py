@@ -107,13 +107,14 @@ def commit_batch(session: Session, items: list[ReportIn]) -> list[WriteResult]:
             )
         )
     }
-    assigned = set(
-        session.execute(
+    assigned = {
+        (o, st)
+        for o, st in session.execute(
             select(Assignment.observer_id, Assignment.station_id).where(
                 Assignment.observer_id.in_({i.observer_id for i in items})
             )
-        ).tuples()
-    )
+        )
+    }
     existing: dict[uuid.UUID, Report] = {
         r.id: r for r in session.scalars(select(Report).where(Report.id.in_([i.id for i in items])))
     }

@@ -364,7 +364,7 @@ def list_reports(
     if status is not None:
         q = q.where(Report.status == status)
     total = s.scalar(select(func.count()).select_from(q.order_by(None).subquery()))
-    rows = s.execute(q.limit(limit).offset(offset)).tuples().all()
+    rows = s.execute(q.limit(limit).offset(offset)).all()
     return {"total": total, "reports": [svc.report_dict(r, code, obs) for r, code, obs in rows]}
 
 
@@ -587,15 +587,13 @@ def station_record(
         if frame.height
         else {"station": st.code, "status": None, "voters": None, "n_reports": 0}
     )
-    reports = (
-        s.execute(svc.report_query(p.scope, election_id).where(Report.station_id == st.id))
-        .tuples()
-        .all()
-    )
+    reports = s.execute(
+        svc.report_query(p.scope, election_id).where(Report.station_id == st.id)
+    ).all()
     actions = s.scalars(
         select(StationAction).where(StationAction.station_id == st.id).order_by(StationAction.id)
     )
-    names = dict(s.execute(select(User.id, User.pseudonym)).tuples().all())
+    names = dict(s.execute(select(User.id, User.pseudonym)).all())
     return {
         **rec,
         "registered": st.registered,

@@ -87,22 +87,23 @@ def parse_reports_csv(
         )
         if (cond := station_filter(principal.scope)) is not None:
             sq = sq.where(cond)
-        stations = dict((c, i) for i, c in s.execute(sq).tuples())
+        stations = dict((c, i) for i, c in s.execute(sq))
         observers = {
             p: (i, r)
             for i, p, r in s.execute(
                 select(User.id, User.pseudonym, User.role).where(
                     User.pseudonym.in_({r.get("observer") or "" for r in rows})
                 )
-            ).tuples()
+            )
         }
-        assigned = set(
-            s.execute(
+        assigned = {
+            (o, st)
+            for o, st in s.execute(
                 select(Assignment.observer_id, Assignment.station_id).where(
                     Assignment.station_id.in_(list(stations.values()))
                 )
-            ).tuples()
-        )
+            )
+        }
     items: list[ReportIn] = []
     for k, r in enumerate(rows, start=1):
         row_errors: list[dict[str, Any]] = []

@@ -80,15 +80,14 @@ def estimate_for_election(
         (pl.col("window_start").fill_null(election.open_hour * 60) / 60).alias("window_start"),
         (pl.col("window_end").fill_null(election.close_hour * 60) / 60).alias("window_end"),
     )
-    rows = (
-        s.execute(
+    rows = [
+        tuple(r)
+        for r in s.execute(
             select(Station.id, Station.registered, Station.area_id).where(
                 Station.election_id == election.id
             )
         )
-        .tuples()
-        .all()
-    )
+    ]
     frame = pl.DataFrame(
         rows,
         schema={"station_id": pl.Int64, "registered": pl.Int64, "area_id": pl.Int64},

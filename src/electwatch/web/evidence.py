@@ -102,6 +102,13 @@ def store_evidence(
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
+            # the rename is durable only once the folder is synced; the database row
+            # pointing at the file is committed after this
+            dfd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise

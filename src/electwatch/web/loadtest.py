@@ -299,3 +299,175 @@ class ServerProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+# --- crash test: kill -9 mid-load, restart, check every acknowledged report -----------
+
+
+@dataclass
+class Sent:
+    """One report as the observer sent it (the id is the idempotency key)."""
+
+    observer: int  # index into the observer list
+    body: dict[str, Any]
+    status: int  # first answer; 0 = none (connection cut by the kill, or refused)
+
+
+@dataclass
+class CrashRun:
+    """What the observers saw across a SIGKILL of the server and a restart."""
+
+    sent: dict[str, Sent] = field(default_factory=dict)
+    #: report id -> HTTP status of the resend to the restarted server
+    resent: dict[str, int] = field(default_factory=dict)
+    load_seconds: float = 0.0
+    killed_at: float = 0.0
+
+    @property
+    def acknowledged(self) -> set[str]:
+        return {k for k, v in self.sent.items() if v.status in (200, 201)}
+
+    @property
+    def unanswered(self) -> set[str]:
+        return {k for k, v in self.sent.items() if v.status == 0}
+
+    @property
+    def refused(self) -> dict[str, int]:
+        """Reports answered with something other than 200/201 before the kill (none expected)."""
+        return {k: v.status for k, v in self.sent.items() if v.status not in (0, 200, 201)}
+
+
+async def load_until_killed(
+    host: str,
+    port: int,
+    election_id: int,
+    observers: list[Observer],
+    kill_after: float,
+    kill: Any,
+    run: CrashRun,
+    limit: float = 30.0,
+) -> None:
+    """Observers submit reports in a closed loop; ``kill()`` (SIGKILL of the server)
+    runs the instant the first acknowledgement arrives after ``kill_after`` s, while
+    the other observers' requests are in flight. Killing right on an acknowledgement
+    is what exposes an ack-before-commit bug: the acknowledged batch is then at its
+    most likely to be uncommitted. Each observer stops at its first unanswered request,
+    as a phone losing the server would (the report stays in its outbox to be resent).
+    """
+    path = f"/api/elections/{election_id}/reports"
+    conns = [Connection(host, port) for _ in observers]
+    await asyncio.gather(
+        *(c.request("GET", "/api/me", o.token) for c, o in zip(conns, observers, strict=True))
+    )
+    deadline = time.monotonic() + limit
+    armed, killed = asyncio.Event(), asyncio.Event()
+
+    def kill_now() -> None:
+        if not killed.is_set():
+            killed.set()
+            run.killed_at = time.perf_counter() - t0
+            kill()  # synchronous: no other observer reads an answer before it
+
+    async def one(k: int, conn: Connection, obs: Observer) -> None:
+        i = 0
+        while time.monotonic() < deadline:
+            body = report_body(obs.station, (k * 7 + i) % 500)
+            i += 1
+            sent = Sent(k, body, 0)
+            run.sent[body["id"]] = sent
+            try:
+                sent.status, _ = await conn.request(
+                    "POST", path, obs.token, json.dumps(body).encode()
+                )
+            except (OSError, ConnectionError, asyncio.IncompleteReadError, ValueError, IndexError):
+                conn.close()
+                return
+            if sent.status == 201 and armed.is_set():
+                kill_now()
+
+    async def killer() -> None:
+        await asyncio.sleep(kill_after)
+        armed.set()
+        # no acknowledgement within 5 s (server stuck): kill anyway
+        try:
+            await asyncio.wait_for(killed.wait(), 5.0)
+        except TimeoutError:
+            kill_now()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(
+        killer(), *(one(k, c, o) for k, (c, o) in enumerate(zip(conns, observers, strict=True)))
+    )
+    run.load_seconds = time.perf_counter() - t0
+    for c in conns:
+        c.close()
+
+
+async def resend(
+    host: str, port: int, election_id: int, observers: list[Observer], run: CrashRun, ids: list[str]
+) -> None:
+    """Resend the given reports (same id and content) to the restarted server, each
+    observer over its own connection."""
+    path = f"/api/elections/{election_id}/reports"
+    by_obs: dict[int, list[str]] = {}
+    for rid in ids:
+        by_obs.setdefault(run.sent[rid].observer, []).append(rid)
+
+    async def one(k: int, rids: list[str]) -> None:
+        conn = Connection(host, port)
+        try:
+            for rid in rids:
+                raw = json.dumps(run.sent[rid].body).encode()
+                run.resent[rid], _ = await conn.request("POST", path, observers[k].token, raw)
+        finally:
+            conn.close()
+
+    await asyncio.gather(*(one(k, r) for k, r in by_obs.items()))
+
+
+def crash(
+    server: ServerProcess,
+    election_id: int,
+    observers: list[Observer],
+    kill_after: float,
+    run: CrashRun | None = None,
+) -> CrashRun:
+    """Load ``server`` and SIGKILL it after ``kill_after`` s, requests in flight
+    (adding to ``run`` when given: several crashes in a row)."""
+    run = run or CrashRun()
+    asyncio.run(
+        load_until_killed(
+            "127.0.0.1", server.port, election_id, observers, kill_after, server.kill9, run
+        )
+    )
+    return run
+
+
+def restart(server: ServerProcess) -> ServerProcess:
+    """A new server process on the same database, port and evidence folder."""
+    return ServerProcess(
+        server.db_url,
+        server.workdir,
+        port=server.port,
+        access_log=server.access_log,
+        rate=server.rate,
+        burst=server.burst,
+    ).start()
+
+
+def resend_outbox(
+    server: ServerProcess,
+    election_id: int,
+    observers: list[Observer],
+    run: CrashRun,
+    also_acknowledged: int = 50,
+) -> list[str]:
+    """Resend every unanswered report and up to ``also_acknowledged`` acknowledged ones
+    (a client that lost the answer, or resends to be sure); returns the ids resent.
+    A report the resend got acknowledged counts as acknowledged from then on."""
+    ids = sorted(run.unanswered) + sorted(run.acknowledged)[:also_acknowledged]
+    asyncio.run(resend("127.0.0.1", server.port, election_id, observers, run, ids))
+    for rid in ids:
+        if run.sent[rid].status == 0 and run.resent.get(rid) in (200, 201):
+            run.sent[rid].status = run.resent[rid]
+    return ids

@@ -376,9 +376,7 @@ def _coordinator_view(request: Request, p: Principal, election_id: int | None) -
                     Station.election_id == election.id,
                     Station.code.in_([c["station"] for c in queue]),
                 )
-            )
-            .tuples()
-            .all()
+            ).all()
         )
         conflicts = []
         for rec in queue:
@@ -390,7 +388,7 @@ def _coordinator_view(request: Request, p: Principal, election_id: int | None) -
                 select(ReportEvidence.report_id, ReportEvidence.sha256).where(
                     ReportEvidence.report_id.in_(ids)
                 )
-            ).tuples():
+            ):
                 evidence.setdefault(str(rid), []).append(sha)
             for r in reports:
                 r["evidence"] = evidence.get(r["id"], [])
