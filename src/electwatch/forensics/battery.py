@@ -297,9 +297,13 @@ def run_battery(
     steps.append(("Shpilkin excess votes", do_shpilkin))
 
     def do_regression() -> None:
-        for k, g in enumerate(groups):
-            clusters = groups[k + 1] if k + 1 < len(groups) else None
-            out.extend(turnout_share_tests(arr, g, clusters))
+        # clusters: the level just below in the results' hierarchy (not in the levels
+        # asked for: with level="district" the national SE must still cluster by region)
+        hierarchy = [NATIONAL, *results.area_levels]
+        for g in groups:
+            k = hierarchy.index(g.level)
+            below = area_groups(results, hierarchy[k + 1]) if k + 1 < len(hierarchy) else None
+            out.extend(turnout_share_tests(arr, g, below))
 
     steps.append(("turnout-share regression", do_regression))
     steps.append(("blank/invalid ranks", per_level(lambda g: blank_invalid_tests(arr, g))))

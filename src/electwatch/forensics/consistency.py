@@ -54,10 +54,13 @@ def consistency_masks(
         has_valid,
         has_valid & (cand + blank != valid_pub),
     )
+    # without a published invalid count the identity cannot be checked (an unpublished
+    # blank count is taken as 0: many protocols count blank ballots as invalid)
+    has_invalid = np.isfinite(arr.invalid)
     checks["parts_eq_cast"] = (
         "candidates + blank + invalid = ballots cast",
-        np.ones(arr.n, dtype=bool),
-        cand + blank + invalid != arr.cast,
+        has_invalid,
+        has_invalid & (cand + blank + invalid != arr.cast),
     )
     has_reg = arr.registered > 0
     checks["cast_le_registered"] = (

@@ -66,8 +66,10 @@ def integer_probability(
     out = np.zeros(n.shape)
     mu = n * p
     sd = np.sqrt(n * p * (1 - p))
-    sd_pct = 100 * sd / np.maximum(n, 1)
-    half = np.ceil(width_sd * sd_pct).astype(np.int64) + 1
+    # skewed binomials (small n p (1 - p), computed exactly below) have longer tails
+    # than width_sd normal sd: widen their band by 10 counts (tail mass < 1e-9)
+    band = width_sd * sd + np.where(sd**2 < EXACT_BELOW_VAR, 10.0, 0.0)
+    half = np.minimum(np.ceil(100 * band / np.maximum(n, 1)).astype(np.int64) + 1, 101)
     scale = round(1 / tol_pp)
     for lo_h, hi_h in ((0, 3), (3, 6), (6, 12), (12, 25), (25, 60), (60, 10**9)):
         sel = np.flatnonzero((half > lo_h) & (half <= hi_h))

@@ -12,10 +12,15 @@ quoting a number): the reference turnout t0 is the mode of the other candidates'
 votes-by-turnout curve; r is the leader-to-others vote ratio over stations with
 turnout <= t0; in every bin above t0 the leader's expected votes are r times the
 others' votes there, and the anomalous votes are the leader's votes above that
-expectation summed over the bins (other candidates' votes are taken as unaffected,
-so votes moved from them to the leader are not counted: a lower bound in that
-respect). Uncertainty: a delta-method standard error of the ratio estimator
-(station resampling) and, more important, the range over t0 +/- 3 points.
+expectation summed over the bins. Other candidates' votes are taken as unaffected:
+stuffed ballots are counted once, but a vote moved from another candidate to the
+leader is counted 1 + r times (the leader gains it and the others' curve, hence the
+expectation, loses r times it), so with vote stealing the estimate exceeds the votes
+actually added; and stations with fraud below t0 inflate r, so incremental fraud
+spread over all turnouts is undercounted (both seen on the simulator, see
+tests/test_forensics_shpilkin_regression.py). Uncertainty: a delta-method standard
+error of the ratio estimator (station resampling) and, more important, the range
+over t0 +/- 3 points.
 
 This is an estimate, not a calibrated test: the reference turnout is chosen from
 the data and clean elections with regional heterogeneity give non-zero excess

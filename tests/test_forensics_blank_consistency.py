@@ -1,0 +1,162 @@
+"""Blank/invalid ranks and arithmetic consistency on hand-made station frames."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from electwatch.data.model import Candidate, Contest, Election, ElectionResults, SourceInfo
+from electwatch.forensics import (
+    area_groups,
+    blank_invalid_tests,
+    consistency_tests,
+    national_groups,
+    station_arrays,
+)
+
+CANDIDATES = ["A", "B", "C"]
+
+
+def hand_results(rows: list[tuple], extra: dict[str, list] | None = None) -> ElectionResults:
+    """Stations as (id, region, registered, cast, valid, invalid, blank, A, B, C)."""
+    cols = ["station_id", "region", "registered", "cast", "valid", "invalid", "blank", *CANDIDATES]
+    data = {c: [r[i] for r in rows] for i, c in enumerate(cols)}
+    frame = pl.DataFrame(
+        {
+            "row": list(range(1, len(rows) + 1)),
+            **data,
+            "abroad": [False] * len(rows),
+            **(extra or {}),
+        }
+    ).with_columns(
+        pl.col("registered", "cast", "valid", "invalid", "blank", *CANDIDATES, *(extra or {})).cast(
+            pl.Int64
+        )
+    )
+    contest = Contest("President", 1, [Candidate(c) for c in CANDIDATES])
+    return ElectionResults(
+        frame=frame,
+        candidates=CANDIDATES,
+        area_levels=["region"],
+        election=Election("Hand-made test election", contests=[contest]),
+        contest=contest,
+        source=SourceInfo(path="<test>", synthetic=True),
+        extra_counts=list(extra or {}),
+    )
+
+
+#   id    region reg  cast valid inv blank  A   B   C
+ROWS = [
+    ("s1", "R1", 100, 80, 75, 5, 5, 40, 20, 10),  # valid = A+B+C+blank, parts = cast
+    ("s2", "R1", 100, 90, 86, 4, 6, 50, 25, 5),
+    ("s3", "R2", 200, 150, 147, 3, 7, 60, 70, 10),  # B wins here, blank 7 < C 10
+    ("s4", "R2", 100, 120, 110, 10, 10, 50, 30, 20),  # cast > registered
+]
+
+
+def test_blank_and_invalid_ranks_by_hand() -> None:
+    res = hand_results(ROWS)
+    arr = station_arrays(res)
+    assert arr.winner == "A" and arr.candidates[arr.runner_up_index] == "B"
+    rows = {(r.test, r.area): r for r in blank_invalid_tests(arr, national_groups(arr.n))}
+    # totals: A 200, B 145, C 45, blank 28, invalid 22 -> both rank 4 of 4, behind all
+    b = rows[("blank_rank", "national")]
+    assert b.statistic == 4 and b.details["votes"] == 28 and not b.flagged
+    assert "behind every candidate" in b.reading
+    # per region: R1 A 90 B 45 C 15 blank 11 invalid 9; R2 A 110 B 100 C 30 blank 17 inv 13
+    by_region = {(r.test, r.area): r for r in blank_invalid_tests(arr, area_groups(res, "region"))}
+    assert by_region[("blank_rank", "R1")].statistic == 4
+    assert by_region[("invalid_rank", "R2")].details["votes"] == 13
+    # station level: invalid 10 > s4's second-placed candidate? no (B 30); none beat
+    assert b.details["stations_beating_runner_up"] == 0
+
+
+def test_blank_beating_a_candidate_is_ranked_and_flagged() -> None:
+    rows = [list(r) for r in ROWS]
+    rows[0][6], rows[0][4], rows[0][3] = 30, 100, 105  # blank 30 in s1 (valid, cast follow)
+    rows[2][6], rows[2][4], rows[2][3] = 12, 152, 155
+    res = hand_results([tuple(r) for r in rows])
+    arr = station_arrays(res)
+    rows_nat = {r.test: r for r in blank_invalid_tests(arr, national_groups(arr.n))}
+    b = rows_nat["blank_rank"]
+    # blank total 30 + 6 + 12 + 10 = 58 > C's 45: rank 3 of 4, ahead of C
+    assert b.details["votes"] == 58
+    assert b.statistic == 3
+    assert b.details["candidates_beaten"] == ["C"]
+    assert b.flagged
+    assert "ahead of 1 candidate(s): C" in b.reading
+    # stations where blank beats the station's second-placed candidate: s1 (30 > 20)
+    assert b.details["stations_beating_runner_up"] == 1
+    # ... and where it beats the national runner-up B: s1 only (12 < 70 in s3)
+    assert b.details["stations_beating_national_runner_up"] == 1
+    r1 = {(r.test, r.area): r for r in blank_invalid_tests(arr, area_groups(res, "region"))}[
+        ("blank_rank", "R1")
+    ]
+    assert r1.statistic == 3 and r1.details["candidates_beaten"] == ["C"]  # 36 > 15
+
+
+def test_consistency_violation_counts_on_a_hand_made_frame() -> None:
+    rows = [list(r) for r in ROWS]
+    rows[1][7] = 52  # s2: A 52 -> candidates + blank = 88 != valid 86, parts 92 != 90
+    res = hand_results([tuple(r) for r in rows])
+    arr = station_arrays(res)
+    out, summary = consistency_tests(res, arr, national_groups(arr.n))
+    got = {r.test: (r.statistic, r.n) for r in out}
+    assert got == {
+        "consistency_candidates_eq_valid": (1, 4),
+        "consistency_parts_eq_cast": (1, 4),
+        "consistency_cast_le_registered": (1, 4),
+    }
+    checks = {c.code: c for c in summary}
+    assert checks["cast_le_registered"].example_stations == ["s4"]
+    assert checks["parts_eq_cast"].example_stations == ["s2"]
+    assert all(r.flagged == (r.statistic > 0) for r in out)
+    regional = consistency_tests(res, arr, area_groups(res, "region"))[0]
+    per = {(r.test, r.area): r.statistic for r in regional}
+    assert per[("consistency_cast_le_registered", "R1")] == 0
+    assert per[("consistency_cast_le_registered", "R2")] == 1
+    assert per[("consistency_parts_eq_cast", "R1")] == 1
+    assert summary == consistency_tests(res, arr, national_groups(arr.n))[1]
+
+
+def test_consistency_skips_stations_without_published_invalid_ballots() -> None:
+    # a protocol that does not publish invalid ballots cannot be checked for
+    # candidates + blank + invalid = cast; it must not count as a violation
+    rows = [list(r) for r in ROWS]
+    rows[0][5] = None
+    res = hand_results([tuple(r) for r in rows])
+    arr = station_arrays(res)
+    out = {r.test: r for r in consistency_tests(res, arr, national_groups(arr.n))[0]}
+    assert out["consistency_parts_eq_cast"].n == 3
+    assert out["consistency_parts_eq_cast"].statistic == 0
+
+
+def test_issued_ballot_checks_when_the_protocol_has_them() -> None:
+    extra = {
+        "issued_in_station": [70, 80, 150, 100],
+        "issued_early": [10, 10, 0, 10],
+        "issued_outside": [0, 0, 0, 0],
+        "ballots_received": [100, 90, 160, 120],
+        "cancelled": [20, 5, 10, 10],
+    }
+    res = hand_results(ROWS, extra)
+    arr = station_arrays(res)
+    _, summary = consistency_tests(res, arr, national_groups(arr.n))
+    checks = {c.code: c for c in summary}
+    # found (cast) vs issued: s4 has 120 in the box but 110 issued
+    assert checks["found_le_issued"].violations == 1
+    assert checks["found_le_issued"].example_stations == ["s4"]
+    # issued + cancelled vs received: s3 150 + 10 = 160 ok; s2 90 + 5 > 90
+    assert checks["issued_plus_cancelled_le_received"].violations == 1
+    assert checks["issued_plus_cancelled_le_received"].example_stations == ["s2"]
+    assert checks["found_le_issued"].checked == 4
+
+
+def test_station_arrays_fall_back_to_candidate_sums_for_valid() -> None:
+    rows = [list(r) for r in ROWS]
+    rows[0][4] = None
+    arr = station_arrays(hand_results([tuple(r) for r in rows]))
+    assert arr.valid[0] == 70  # A + B + C
+    assert np.isnan(station_arrays(hand_results(ROWS)).blank).sum() == 0
+    assert arr.winner_share()[0] == pytest.approx(40 / 70)

@@ -1,0 +1,57 @@
+"""Forensics on the real Russian 2011/2012 files against published figures.
+
+Skipped when ../shared/data is absent. Published values (SPEC reference facts and
+docs/forensics.md): in 492 stations of the 2012 presidential election invalid
+ballots exceed the runner-up; integer-percent excess about 1,000 (2011) and 1,160
+(2012) stations (Kobak, Shpilkin & Pshenichnikov 2016); Shpilkin's anomalous votes
+about 15 million (2011, United Russia) and 11 million (2012, Putin).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from electwatch.data import load_results
+from electwatch.forensics import (
+    blank_invalid_tests,
+    integer_percent_tests,
+    national_groups,
+    shpilkin_tests,
+    station_arrays,
+)
+
+pytestmark = pytest.mark.realdata
+
+
+def test_2012_invalid_ballots_beat_the_runner_up_in_492_stations(
+    president_2012_path: Path,
+) -> None:
+    arr = station_arrays(load_results(president_2012_path))
+    rows = {r.test: r for r in blank_invalid_tests(arr, national_groups(arr.n))}
+    assert rows["invalid_rank"].details["stations_beating_runner_up"] == 492
+
+
+@pytest.mark.parametrize(
+    ("fixture", "published_integer", "published_shpilkin"),
+    [("duma_2011_path", 1000, 15.0e6), ("president_2012_path", 1160, 11.0e6)],
+)
+def test_integer_percent_and_shpilkin_reproduce_published_figures(
+    request: pytest.FixtureRequest,
+    fixture: str,
+    published_integer: int,
+    published_shpilkin: float,
+) -> None:
+    arr = station_arrays(load_results(request.getfixturevalue(fixture)))
+    nat = national_groups(arr.n)
+    ip = integer_percent_tests(arr, [nat], n_mc=200, rng=np.random.default_rng(0))[0]
+    # the published excess lies inside the Monte Carlo interval of ours, and ours is
+    # within 15% of it
+    assert ip.ci_low < published_integer < ip.ci_high, ip.reading
+    assert ip.statistic == pytest.approx(published_integer, rel=0.15)
+    assert ip.p_value < 0.01
+    sh = shpilkin_tests(arr, nat)[0][0]
+    assert sh.statistic == pytest.approx(published_shpilkin, rel=0.05), sh.reading
+    assert sh.flagged

@@ -1,0 +1,177 @@
+"""Shpilkin's excess votes on a hand-built election; the turnout-share regression vs numpy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from electwatch.forensics import (
+    area_groups,
+    national_groups,
+    shpilkin_tests,
+    station_arrays,
+    turnout_share_tests,
+)
+from electwatch.forensics.areas import AreaGroups, StationArrays
+from electwatch.simulate import ElectionParameters, FraudParameters, simulate_election
+
+
+def _arrays(registered, cast, leader, other) -> StationArrays:
+    votes = np.stack([np.asarray(leader), np.asarray(other)], axis=1).astype(np.int64)
+    cast = np.asarray(cast, dtype=float)
+    return StationArrays(
+        registered=np.asarray(registered, dtype=float),
+        cast=cast,
+        valid=votes.sum(axis=1).astype(float),
+        invalid=cast - votes.sum(axis=1),
+        blank=np.full(cast.size, np.nan),
+        votes=votes,
+        candidates=["Leader", "Other"],
+        winner_index=0,
+        runner_up_index=1,
+    )
+
+
+def _hand_election() -> StationArrays:
+    # 40 stations at 40% turnout and 40 at 50% split evenly (leader : others = 1);
+    # 20 stuffed stations at 90% turnout give the leader 700 of 900 ballots
+    reg = np.full(100, 1000)
+    cast = np.r_[np.full(40, 400), np.full(40, 500), np.full(20, 900)]
+    leader = np.r_[np.full(40, 200), np.full(40, 250), np.full(20, 700)]
+    return _arrays(reg, cast, leader, cast - leader)
+
+
+def test_shpilkin_on_a_hand_built_election() -> None:
+    arr = _hand_election()
+    res, curves = shpilkin_tests(arr, national_groups(arr.n))
+    r = res[0]
+    # others' votes by turnout: 8,000 at 40%, 10,000 at 50% (the mode), 4,000 at 90%;
+    # ratio below the mode = 18,000 / 18,000 = 1; above it the leader has 14,000
+    # where 1 x 4,000 is expected: 10,000 anomalous votes
+    assert r.details["t0_pct"] == 50
+    assert r.details["ratio_leader_to_others"] == pytest.approx(1.0)
+    assert r.statistic == pytest.approx(10_000)
+    assert r.details["excess_share_of_leader_votes"] == pytest.approx(10_000 / 32_000)
+    # any reference turnout between 47% and 53% gives the same answer here
+    assert r.details["sensitivity_min"] == pytest.approx(10_000)
+    assert r.details["sensitivity_max"] == pytest.approx(10_000)
+    # delta-method SE: influence 500 on each stuffed station, 0 elsewhere
+    infl = np.r_[np.zeros(80), np.full(20, 500.0)]
+    se = np.sqrt(100 / 99 * ((infl**2).sum() - infl.sum() ** 2 / 100))
+    assert r.details["se_delta"] == pytest.approx(se)
+    assert r.ci_low == pytest.approx(10_000 - 1.96 * se)
+    assert r.flagged and r.p_value is None and r.null_value == 0.0
+    assert curves is not None
+    assert curves.t0 == 50 and curves.excess == pytest.approx(10_000)
+    assert curves.leader[90] == 14_000 and curves.others[90] == 4_000
+    assert curves.expected_leader[90] == pytest.approx(4_000)
+    assert curves.expected_leader[40] == curves.leader[40] == 8_000
+
+
+def test_shpilkin_clean_election_has_no_excess_extreme_fraud_is_counted() -> None:
+    p = ElectionParameters(n_stations=5000)
+    clean, _ = simulate_election(p, seed=21)
+    rc = shpilkin_tests(station_arrays(clean), national_groups(5000))[0][0]
+    assert abs(rc.details["excess_share_of_leader_votes"]) < 0.03
+    assert not rc.flagged
+    for seed in (21, 22):
+        fraud, truth = simulate_election(p, FraudParameters(fe=0.05), seed=seed)
+        rf = shpilkin_tests(station_arrays(fraud), national_groups(5000))[0][0]
+        assert rf.flagged
+        # votes the fraud added to the leader (actual minus the clean expectation
+        # a v N of the valid ballots) and the stuffed part of them; the rest was moved
+        # from the others, which Shpilkin's estimate counts 1 + r times
+        a, v, n = truth.clean_turnout, truth.clean_winner_share, fraud.registered
+        valid_rate = fraud.count("valid") / fraud.cast
+        added = float((fraud.votes("Leader") - n * a * v * valid_rate).sum())
+        stuffed = float(((fraud.cast - n * a) * valid_rate).sum())
+        r = rf.details["ratio_leader_to_others"]
+        predicted = added + r * (added - stuffed)
+        assert rf.statistic == pytest.approx(predicted, rel=0.25), (rf.statistic, predicted)
+        assert rf.statistic > added
+
+
+def _wls_numpy(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, np.ndarray, float]:
+    """Slope, residuals and HC3 SE of y ~ 1 + x with weights w, by lstsq."""
+    X = np.column_stack([np.ones_like(x), x])
+    sw = np.sqrt(w)
+    beta, *_ = np.linalg.lstsq(X * sw[:, None], y * sw, rcond=None)
+    e = y - X @ beta
+    bread = np.linalg.inv(X.T @ (w[:, None] * X))
+    # leverage of the weighted regression: h_i = w_i x_i' (X' W X)^-1 x_i
+    h = w * np.einsum("ij,jk,ik->i", X, bread, X)
+    u = X * (w * e / (1 - h))[:, None]
+    cov = bread @ (u.T @ u) @ bread
+    return float(beta[1]), e, float(np.sqrt(cov[1, 1]))
+
+
+def test_slope_and_hc3_se_match_numpy_weighted_least_squares() -> None:
+    res, _ = simulate_election(ElectionParameters(n_stations=800), seed=5)
+    arr = station_arrays(res)
+    r = turnout_share_tests(arr, national_groups(arr.n))[0]
+    t, s, w = arr.turnout(), arr.winner_share(), arr.valid
+    slope, _, se = _wls_numpy(t, s, w)
+    assert r.statistic == pytest.approx(slope, rel=1e-9)
+    assert r.details["se"] == pytest.approx(se, rel=1e-9)
+    assert r.details["se_method"] == "HC3"
+    assert r.p_value == pytest.approx(2 * stats.t.sf(abs(slope / se), arr.n - 2))
+    # weighted correlation
+    tm, sm = np.average(t, weights=w), np.average(s, weights=w)
+    rw = np.sum(w * (t - tm) * (s - sm)) / np.sqrt(
+        np.sum(w * (t - tm) ** 2) * np.sum(w * (s - sm) ** 2)
+    )
+    assert r.details["weighted_r"] == pytest.approx(rw)
+
+
+def test_cluster_jackknife_se_matches_leave_one_cluster_out_loop() -> None:
+    res, _ = simulate_election(ElectionParameters(n_stations=1500, n_regions=8), seed=6)
+    arr = station_arrays(res)
+    regions = area_groups(res, "region")
+    r = turnout_share_tests(arr, national_groups(arr.n), regions)[0]
+    t, s, w = arr.turnout(), arr.winner_share(), arr.valid
+    loo = np.array(
+        [
+            _wls_numpy(t[regions.codes != c], s[regions.codes != c], w[regions.codes != c])[0]
+            for c in range(regions.n_groups)
+        ]
+    )
+    g = regions.n_groups
+    se_jk = np.sqrt((g - 1) / g * np.sum((loo - loo.mean()) ** 2))
+    assert r.details["se"] == pytest.approx(se_jk, rel=1e-8)
+    assert r.details["clusters"] == g == 8
+    assert r.details["df"] == g - 1
+    assert "jackknife" in r.details["se_method"]
+    q = stats.t.ppf(0.975, g - 1)
+    assert r.ci_low == pytest.approx(r.statistic - q * se_jk)
+    assert r.p_value == pytest.approx(2 * stats.t.sf(abs(r.statistic / se_jk), g - 1))
+
+
+def test_per_area_slopes_and_too_few_clusters() -> None:
+    res, _ = simulate_election(ElectionParameters(n_stations=1200, n_regions=4), seed=7)
+    arr = station_arrays(res)
+    regions = area_groups(res, "region")
+    districts = area_groups(res, "district")
+    rows = turnout_share_tests(arr, regions, districts)
+    assert len(rows) == regions.n_groups
+    t, s, w = arr.turnout(), arr.winner_share(), arr.valid
+    for k, row in enumerate(rows):
+        m = regions.codes == k
+        assert row.area == regions.names[k]
+        assert row.statistic == pytest.approx(_wls_numpy(t[m], s[m], w[m])[0], rel=1e-9)
+        assert row.details["clusters"] == 10  # D0..D9 in every region
+    # two clusters cannot carry a cluster-robust SE: HC3 then, said so
+    two = AreaGroups("half", (np.arange(arr.n) % 2).astype(np.int64), ["odd", "even"])
+    r2 = turnout_share_tests(arr, national_groups(arr.n), two)[0]
+    assert r2.details["se_method"] == "HC3"
+    assert r2.details["se"] == pytest.approx(_wls_numpy(t, s, w)[2], rel=1e-9)
+
+
+def test_regression_detects_ballot_stuffing() -> None:
+    p = ElectionParameters(n_stations=3000)
+    fraud, _ = simulate_election(p, FraudParameters(fi=0.2, fe=0.02), seed=8)
+    arr = station_arrays(fraud)
+    r = turnout_share_tests(arr, national_groups(arr.n), area_groups(fraud, "region"))[0]
+    assert r.statistic > 0.2
+    assert r.p_value < 0.01
+    assert "rises" in r.reading
