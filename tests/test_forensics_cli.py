@@ -164,6 +164,7 @@ def test_bad_value_in_file_names_row_and_column(runner, clean_file, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.realdata
 def test_real_2011_national(runner, duma_2011_path, tmp_path):
     """The 2011 Duma file through the CLI, national level only (fast settings)."""
     res = runner.invoke(
