@@ -94,34 +94,8 @@ def integer_split(arr: Any) -> dict[str, float]:
     }
 
 
-def integer_figure(arr: Any, title: str, path: Path) -> None:
-    """Histograms of turnout and leader's result in 0.1-point bins: integer spikes."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
-    ok = (arr.cast >= 100) & (arr.registered > 0)
-    t = 100 * arr.cast[ok] / arr.registered[ok]
-    r = 100 * arr.winner_votes[ok] / arr.cast[ok]
-    edges = np.arange(40, 100.05, 0.1) - 0.05
-    fig = Figure(figsize=(8, 4.6), dpi=100)
-    for k, (x, label) in enumerate(((t, "turnout (%)"), (r, "leader's result (% of cast)"))):
-        ax = fig.add_subplot(2, 1, k + 1)
-        h, _ = np.histogram(x, edges)
-        ax.plot((edges[:-1] + edges[1:]) / 2, h, lw=0.6, color="k")
-        for v in range(40, 101, 5):
-            ax.axvline(v, color="tab:red", lw=0.4, alpha=0.4)
-        ax.set_xlim(40, 100)
-        ax.set_ylabel("stations / 0.1 pt")
-        ax.set_xlabel(label)
-    fig.suptitle(f"{title}: stations with >= 100 ballots cast, 0.1-point bins")
-    fig.tight_layout()
-    fig.savefig(path)
-
-
 def run_one(key: str, img: Path, n_bootstrap: int, n_mc: int, seed: int) -> dict[str, Any]:
-    from electwatch.cli.forensics import shpilkin_figure
+    from electwatch.cli.forensics import integer_figure, shpilkin_figure
     from electwatch.data import load_results
     from electwatch.forensics import fingerprint_figure, run_battery, station_arrays
 
@@ -141,7 +115,7 @@ def run_one(key: str, img: Path, n_bootstrap: int, n_mc: int, seed: int) -> dict
     fig.savefig(img / f"forensics-{key}-fingerprint.png", bbox_inches="tight")
     if rep.shpilkin is not None:
         shpilkin_figure(rep).savefig(img / f"forensics-{key}-shpilkin.png", bbox_inches="tight")
-    integer_figure(arr, label, img / f"forensics-{key}-integer.png")
+    integer_figure(arr, label).savefig(img / f"forensics-{key}-integer.png")
 
     # Klimek fits at the alpha of the published fit (the battery fixes alpha = 2)
     from electwatch.forensics import area_groups, fit_klimek

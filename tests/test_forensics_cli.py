@@ -54,7 +54,7 @@ def test_json_output_and_files_on_fraudulent_election(runner, fraud_file, tmp_pa
     assert d["n_stations"] == 3000
     assert d["levels"] == ["national", "region", "district"]
     assert d["parameters"]["n_bootstrap"] == 200 and d["parameters"]["n_mc"] == 200
-    assert set(d["files"]) == {"json", "csv", "fingerprint", "shpilkin"}
+    assert set(d["files"]) == {"json", "csv", "fingerprint", "shpilkin", "integer"}
     nat = {r["test"]: r for r in d["results"] if r["level"] == "national"}
     # the fraud planted by the simulator is found and the digit tests stay quiet
     assert nat["klimek_fe"]["flagged"]
@@ -72,6 +72,7 @@ def test_json_output_and_files_on_fraudulent_election(runner, fraud_file, tmp_pa
     png = (out_dir / "fingerprint.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
     assert (out_dir / "shpilkin.png").read_bytes()[:4] == b"\x89PNG"
+    assert (out_dir / "integer.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_table_output_and_level_selection(runner, clean_file, tmp_path):

@@ -27,7 +27,8 @@ from electwatch.cli.common import console, out, progress_bar, user_errors
 from electwatch.errors import ElectwatchError
 
 if TYPE_CHECKING:
-    from electwatch.forensics import ForensicsReport, TestResult
+    from electwatch.data.model import ElectionResults
+    from electwatch.forensics import ForensicsReport, StationArrays, TestResult
 
 
 class ForensicsCliError(ElectwatchError):
@@ -142,11 +143,15 @@ def summary_table(report: ForensicsReport) -> Table:
 
 
 def write_outputs(
-    report: ForensicsReport, out_dir: Path, data: dict[str, Any] | None = None
+    report: ForensicsReport,
+    out_dir: Path,
+    data: dict[str, Any] | None = None,
+    results: ElectionResults | None = None,
 ) -> dict[str, Path]:
     """results.json, results.csv and the figures; returns what was written.
 
-    ``data``: ``report.to_dict()`` if the caller already has it (it is large).
+    ``data``: ``report.to_dict()`` if the caller already has it (it is large);
+    ``results``: the station results, for the integer-percent histogram.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
@@ -177,7 +182,49 @@ def write_outputs(
         path = out_dir / "shpilkin.png"
         shpilkin_figure(report).savefig(path, bbox_inches="tight")
         files["shpilkin"] = path
+    if results is not None:
+        from electwatch.forensics import station_arrays
+
+        arr = station_arrays(results)
+        if (arr.cast >= 100).any():
+            path = out_dir / "integer.png"
+            label = "SYNTHETIC: " if report.synthetic else ""
+            integer_figure(arr, f"{label}{report.election[:50]}").savefig(path)
+            files["integer"] = path
     return files
+
+
+def integer_figure(arr: StationArrays, title: str) -> Any:
+    """Stations per 0.1-point bin of turnout and of the leader's result: the spikes at
+    whole, and especially round, percentages of Kobak, Shpilkin & Pshenichnikov (2016).
+
+    Stations with at least 100 ballots cast; the leader's result is a share of all
+    ballots cast, as in the integer-percent test.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    ok = (arr.cast >= 100) & (arr.registered > 0)
+    t = 100 * arr.cast[ok] / arr.registered[ok]
+    r = 100 * arr.winner_votes[ok] / arr.cast[ok]
+    edges = np.arange(0, 100.1, 0.1) - 0.05
+    lo = max(0.0, float(np.floor(min(np.quantile(t, 0.01), np.quantile(r, 0.01)) / 5) * 5))
+    fig = Figure(figsize=(8, 4.6), dpi=100)
+    for k, (x, label) in enumerate(((t, "turnout (%)"), (r, "leader's result (% of cast)"))):
+        ax = fig.add_subplot(2, 1, k + 1)
+        h, _ = np.histogram(x, edges)
+        ax.plot((edges[:-1] + edges[1:]) / 2, h, lw=0.6, color="k")
+        for v in range(0, 101, 5):
+            ax.axvline(v, color="tab:red", lw=0.4, alpha=0.4)
+        ax.set_xlim(lo, 100)
+        ax.set_ylabel("stations / 0.1 pt")
+        ax.set_xlabel(label)
+    fig.suptitle(f"{title}: stations with >= 100 ballots cast, 0.1-point bins")
+    fig.tight_layout()
+    return fig
 
 
 def shpilkin_figure(report: ForensicsReport) -> Any:
@@ -216,7 +263,7 @@ def run(
     klimek: bool,
     allow_inconsistent: bool,
     progress: Any,
-) -> ForensicsReport:
+) -> tuple[ElectionResults, ForensicsReport]:
     from electwatch.data import load_results
     from electwatch.forensics import run_battery
 
@@ -240,7 +287,7 @@ def run(
         progress(step, 0.1 + 0.8 * fraction)
 
     try:
-        return run_battery(
+        return results, run_battery(
             results,
             level=wanted or None,
             n_bootstrap=n_bootstrap,
@@ -285,13 +332,13 @@ def forensics(
         stem = file.name.split(".")[0] or "results"
         out_dir = Path(f"forensics-{stem}")
     with user_errors(), progress_bar(quiet or as_json) as progress:
-        report = run(
+        results, report = run(
             file, mapping, level, bootstrap, mc, seed, not no_klimek, allow_inconsistent, progress
         )
         progress("writing results and figures", 0.92)
         data = report.to_dict()
         try:
-            files = write_outputs(report, out_dir, data)
+            files = write_outputs(report, out_dir, data, results)
         except OSError as exc:
             raise ForensicsCliError(f"{out_dir}: cannot write results ({exc})") from None
     if as_json:
@@ -305,7 +352,7 @@ def forensics(
         for step, message in report.errors.items():
             console.print(f"[yellow]not run[/] {step}: {message}")
     n_flag = len(report.flagged())
-    figures = [str(files[k]) for k in ("fingerprint", "shpilkin") if k in files]
+    figures = [str(files[k]) for k in ("fingerprint", "shpilkin", "integer") if k in files]
     out.print(
         f"{len(report.results):,} test results ({n_flag:,} flagged after Benjamini-Hochberg) "
         f"written to [bold]{files['json']}[/] and [bold]{files['csv']}[/]"
