@@ -8,8 +8,8 @@ Runs :func:`electwatch.forensics.run_battery` (digit tests, turnout shape, the K
 et al. 2012 fingerprint fit, integer percentages, Shpilkin's excess votes, the
 turnout-share regression, blank/invalid ranks, arithmetic consistency; Benjamini-
 Hochberg across the areas of each level), prints a summary table and writes
-``results.json``, ``results.csv``, ``fingerprint.png`` and ``shpilkin.png`` into the
-output folder.
+``results.json``, ``results.csv``, ``fingerprint.png``, ``shpilkin.png`` and
+``integer.png`` into the output folder (docs/forensics.md describes every test).
 """
 
 from __future__ import annotations
