@@ -309,6 +309,7 @@ def forensics(
         None,
         "--level",
         "-l",
+        metavar="LEVEL",
         help="Area level(s) to test besides national; repeat the option. "
         "Default: every level of the file. 'national' alone: national only.",
     ),
