@@ -1,8 +1,11 @@
 """Load benchmark of the intake service on loopback.
 
 N simulated observers (in client processes separate from the server) submit
-SYNTHETIC reports to ``electwatch serve`` (one uvicorn worker) as fast as the
-server acknowledges them. Printed per database: sustained acknowledged reports/s,
+SYNTHETIC reports to ``electwatch serve`` (one uvicorn worker), either as fast as
+the server acknowledges them (closed loop: throughput; latency is then mostly
+queueing behind the other observers) or at a fixed offered rate (``--rate``, open
+loop: latency at that load, counted from when each report was due). Printed per
+database: sustained acknowledged reports/s,
 p50/p99 latency, and acknowledged vs stored reports (must be equal). The baseline
 is the same server with group commit disabled (one transaction per report,
 ELECTWATCH_WRITER_BATCH=1); the ratio is group commit over baseline.
@@ -10,6 +13,7 @@ ELECTWATCH_WRITER_BATCH=1); the ratio is group commit over baseline.
     PYTHONPATH=src python benchmarks/bench_service.py            # small (CI): ~30 s
     PYTHONPATH=src python benchmarks/bench_service.py --full     # 64 observers, 20k reports
     PYTHONPATH=src python benchmarks/bench_service.py --db sqlite
+    PYTHONPATH=src python benchmarks/bench_service.py --rate 500 # open loop, 500/s offered
     PYTHONPATH=src python benchmarks/bench_service.py --crash    # kill -9 mid-load, 3 times
 
 ``--crash``: the observers load the server; it gets SIGKILL the instant an
@@ -64,7 +68,13 @@ def warm_up(port: int, observers: list[Observer]) -> None:
 
 
 def run_one(
-    kind: str, observers: int, reports: int, seconds: float, processes: int, batch: int | None
+    kind: str,
+    observers: int,
+    reports: int,
+    seconds: float,
+    processes: int,
+    batch: int | None,
+    rate: float | None = None,
 ) -> dict[str, object]:
     with throwaway_database(kind) as url, tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(url)
@@ -89,7 +99,7 @@ def run_one(
             warm_up(server.port, obs)  # each token's scrypt check once, not measured
             cpu0 = server.cpu_seconds()
             res = run_load_processes(
-                "127.0.0.1", server.port, sd.election_id, obs, per, seconds, processes
+                "127.0.0.1", server.port, sd.election_id, obs, per, seconds, processes, rate
             )
             cpu = server.cpu_seconds() - cpu0
         finally:
@@ -174,6 +184,12 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, help="time limit of the load phase")
     ap.add_argument("--processes", type=int, default=2, help="client processes")
     ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument(
+        "--rate",
+        type=float,
+        help="open loop: offer this many reports/s (10 s of load unless --reports); "
+        "latency counted from when each report was due",
+    )
     ap.add_argument("--crash", action="store_true", help="kill -9 mid-load test instead")
     ap.add_argument("--crashes", type=int, default=3, help="--crash: kill/restart rounds")
     ap.add_argument("--kill-after", type=float, default=3.0, help="--crash: seconds of load")
@@ -181,19 +197,24 @@ def main() -> int:
     if a.crash:
         return crash_main(a)
     observers = a.observers or (64 if a.full else 32)
-    reports = a.reports or (20_000 if a.full else 3_000)
-    seconds = a.seconds or (90.0 if a.full else 20.0)
+    if a.rate:
+        reports = a.reports or round(a.rate * 10)
+        seconds = a.seconds or reports / a.rate + 10
+    else:
+        reports = a.reports or (20_000 if a.full else 3_000)
+        seconds = a.seconds or (90.0 if a.full else 20.0)
     kinds = ["sqlite", "postgresql"] if a.db == "both" else [a.db]
     failed = False
+    mode = f"open loop at {a.rate:.0f} reports/s offered" if a.rate else "closed loop"
     print(
-        f"# {observers} observers, {reports} reports (time limit {seconds:.0f} s), "
+        f"# {observers} observers, {reports} reports (time limit {seconds:.0f} s), {mode}, "
         f"{a.processes} client processes, server: 1 uvicorn worker"
     )
     for kind in kinds:
         if kind == "postgresql" and (reason := postgres_available()):
             print(f"{kind}: skipped ({reason})")
             continue
-        r = run_one(kind, observers, reports, seconds, a.processes, None)
+        r = run_one(kind, observers, reports, seconds, a.processes, None, a.rate)
         line = (
             f"{kind:10s} group commit: {r['reports_per_s']:7.0f} reports/s  "
             f"p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms  "
@@ -205,7 +226,7 @@ def main() -> int:
         if r["created"] != r["stored"] or r["acknowledged"] != r["requests"]:
             failed = True
             print(f"  MISMATCH: acknowledged/created/stored differ on {kind}")
-        if not a.no_baseline:
+        if not a.no_baseline and not a.rate:
             b = run_one(kind, observers, max(reports // 3, 500), seconds, a.processes, 1)
             print(
                 f"{kind:10s} baseline (1 report/commit): {b['reports_per_s']:7.0f} reports/s  "
