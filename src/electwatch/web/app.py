@@ -16,6 +16,7 @@ from electwatch import __version__
 from electwatch.storage.db import make_engine, session_factory, upgrade
 from electwatch.storage.writer import ReportWriter
 from electwatch.web.auth import CredentialCache
+from electwatch.web.fastpath import ReportFastPath
 from electwatch.web.security import RateLimiter
 from electwatch.web.settings import Settings
 
@@ -33,6 +34,8 @@ class ServiceContext:
     limiter: RateLimiter
     login_limiter: RateLimiter
     credentials: CredentialCache
+    #: reports answered by the fast path (web/fastpath.py), for tests and monitoring
+    fast_path_reports: int = 0
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -71,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.ctx = ctx
+    app.add_middleware(ReportFastPath, ctx=ctx)
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
