@@ -10,7 +10,7 @@ p50/p99 latency, and acknowledged vs stored reports (must be equal). The baselin
 is the same server with group commit disabled (one transaction per report,
 ELECTWATCH_WRITER_BATCH=1); the ratio is group commit over baseline.
 
-    PYTHONPATH=src python benchmarks/bench_service.py            # small (CI): ~30 s
+    PYTHONPATH=src python benchmarks/bench_service.py            # small (CI): ~60 s
     PYTHONPATH=src python benchmarks/bench_service.py --full     # 64 observers, 20k reports
     PYTHONPATH=src python benchmarks/bench_service.py --db sqlite
     PYTHONPATH=src python benchmarks/bench_service.py --rate 500 # open loop, 500/s offered
