@@ -1,15 +1,26 @@
 """Load benchmark of the intake service on loopback.
 
 N simulated observers (in client processes separate from the server) submit
-SYNTHETIC reports to ``electwatch serve`` (one uvicorn worker) as fast as the
-server acknowledges them. Printed per database: sustained acknowledged reports/s,
+SYNTHETIC reports to ``electwatch serve`` (one uvicorn worker), either as fast as
+the server acknowledges them (closed loop: throughput; latency is then mostly
+queueing behind the other observers) or at a fixed offered rate (``--rate``, open
+loop: latency at that load, counted from when each report was due). Printed per
+database: sustained acknowledged reports/s,
 p50/p99 latency, and acknowledged vs stored reports (must be equal). The baseline
 is the same server with group commit disabled (one transaction per report,
 ELECTWATCH_WRITER_BATCH=1); the ratio is group commit over baseline.
 
-    PYTHONPATH=src python benchmarks/bench_service.py            # small (CI): ~30 s
+    PYTHONPATH=src python benchmarks/bench_service.py            # small (CI): ~60 s
     PYTHONPATH=src python benchmarks/bench_service.py --full     # 64 observers, 20k reports
     PYTHONPATH=src python benchmarks/bench_service.py --db sqlite
+    PYTHONPATH=src python benchmarks/bench_service.py --rate 500 # open loop, 500/s offered
+    PYTHONPATH=src python benchmarks/bench_service.py --crash    # kill -9 mid-load, 3 times
+
+``--crash``: the observers load the server; it gets SIGKILL the instant an
+acknowledgement arrives after ``--kill-after`` seconds, is restarted on the same
+database, and the observers resend their unanswered reports (and some acknowledged
+ones). Printed: acknowledged reports lost (must be 0), reports stored twice (must be
+0), unanswered reports that had been committed anyway, and the restart time.
 
 The per-credential rate limit is raised to 1000/s for the run (a real observer sends
 a handful of reports a day; the default limit is 10/s with bursts of 60).
@@ -22,13 +33,25 @@ import asyncio
 import os
 import sys
 import tempfile
+import time
+from collections import Counter
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from electwatch.storage.db import make_engine, session_factory, upgrade
-from electwatch.storage.models import Report
-from electwatch.web.loadtest import Connection, Observer, ServerProcess, run_load_processes
+from electwatch.storage.models import AuditEntry, Report
+from electwatch.web.loadtest import (
+    Connection,
+    CrashRun,
+    Observer,
+    ServerProcess,
+    crash,
+    resend_outbox,
+    restart,
+    run_load_processes,
+)
 from electwatch.web.testing import postgres_available, seed, throwaway_database
 
 
@@ -45,7 +68,13 @@ def warm_up(port: int, observers: list[Observer]) -> None:
 
 
 def run_one(
-    kind: str, observers: int, reports: int, seconds: float, processes: int, batch: int | None
+    kind: str,
+    observers: int,
+    reports: int,
+    seconds: float,
+    processes: int,
+    batch: int | None,
+    rate: float | None = None,
 ) -> dict[str, object]:
     with throwaway_database(kind) as url, tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(url)
@@ -70,7 +99,7 @@ def run_one(
             warm_up(server.port, obs)  # each token's scrypt check once, not measured
             cpu0 = server.cpu_seconds()
             res = run_load_processes(
-                "127.0.0.1", server.port, sd.election_id, obs, per, seconds, processes
+                "127.0.0.1", server.port, sd.election_id, obs, per, seconds, processes, rate
             )
             cpu = server.cpu_seconds() - cpu0
         finally:
@@ -88,6 +117,64 @@ def run_one(
         return out
 
 
+def stored_ids(factory: sessionmaker[Session], election_id: int) -> set[str]:
+    with factory() as s:
+        return {
+            str(r) for r in s.scalars(select(Report.id).where(Report.election_id == election_id))
+        }
+
+
+def crash_run(kind: str, observers: int, crashes: int, kill_after: float) -> dict[str, object]:
+    """``crashes`` rounds of load, SIGKILL, restart and outbox resend on one database."""
+    with throwaway_database(kind) as url, tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(url)
+        upgrade(engine)
+        factory = session_factory(engine)
+        sd = seed(factory, n_stations=max(observers, 40), extra_observers=observers)
+        obs = [
+            Observer(sd.users[f"load-{k}"].token, sd.stations[k % len(sd.stations)])
+            for k in range(observers)
+        ]
+        servers = [ServerProcess(url, Path(tmp)).start()]
+        run = CrashRun()
+        lost = committed_unanswered = unanswered = 0
+        codes: Counter[int] = Counter()
+        restart_s: list[float] = []
+        try:
+            for _ in range(crashes):
+                crash(servers[-1], sd.election_id, obs, kill_after, run)
+                t0 = time.perf_counter()
+                servers.append(restart(servers[-1]))
+                restart_s.append(time.perf_counter() - t0)
+                before = stored_ids(factory, sd.election_id)
+                lost += len(run.acknowledged - before)
+                committed_unanswered += len(run.unanswered & before)
+                unanswered += len(run.unanswered)
+                ids = resend_outbox(servers[-1], sd.election_id, obs, run)
+                codes.update(run.resent[rid] for rid in ids)
+        finally:
+            for s in servers:
+                s.stop()
+        stored = stored_ids(factory, sd.election_id)
+        with factory() as s:
+            creates = list(
+                s.scalars(select(AuditEntry.entity_id).where(AuditEntry.action == "report.create"))
+            )
+        engine.dispose()
+        return {
+            "sent": len(run.sent),
+            "acknowledged": len(run.sent) - unanswered,
+            "unanswered": unanswered,
+            "lost": lost,
+            "stored": len(stored),
+            "stored_twice": len(creates) - len(set(creates)),
+            "never_stored": len(run.sent.keys() - stored),
+            "committed_but_unanswered": committed_unanswered,
+            "resend_codes": dict(sorted(codes.items())),
+            "restart_s": round(sorted(restart_s)[len(restart_s) // 2], 2),
+        }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true", help="64 observers, 20,000 reports")
@@ -97,21 +184,37 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, help="time limit of the load phase")
     ap.add_argument("--processes", type=int, default=2, help="client processes")
     ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument(
+        "--rate",
+        type=float,
+        help="open loop: offer this many reports/s (10 s of load unless --reports); "
+        "latency counted from when each report was due",
+    )
+    ap.add_argument("--crash", action="store_true", help="kill -9 mid-load test instead")
+    ap.add_argument("--crashes", type=int, default=3, help="--crash: kill/restart rounds")
+    ap.add_argument("--kill-after", type=float, default=3.0, help="--crash: seconds of load")
     a = ap.parse_args()
+    if a.crash:
+        return crash_main(a)
     observers = a.observers or (64 if a.full else 32)
-    reports = a.reports or (20_000 if a.full else 3_000)
-    seconds = a.seconds or (90.0 if a.full else 20.0)
+    if a.rate:
+        reports = a.reports or round(a.rate * 10)
+        seconds = a.seconds or reports / a.rate + 10
+    else:
+        reports = a.reports or (20_000 if a.full else 3_000)
+        seconds = a.seconds or (90.0 if a.full else 20.0)
     kinds = ["sqlite", "postgresql"] if a.db == "both" else [a.db]
     failed = False
+    mode = f"open loop at {a.rate:.0f} reports/s offered" if a.rate else "closed loop"
     print(
-        f"# {observers} observers, {reports} reports (time limit {seconds:.0f} s), "
+        f"# {observers} observers, {reports} reports (time limit {seconds:.0f} s), {mode}, "
         f"{a.processes} client processes, server: 1 uvicorn worker"
     )
     for kind in kinds:
         if kind == "postgresql" and (reason := postgres_available()):
             print(f"{kind}: skipped ({reason})")
             continue
-        r = run_one(kind, observers, reports, seconds, a.processes, None)
+        r = run_one(kind, observers, reports, seconds, a.processes, None, a.rate)
         line = (
             f"{kind:10s} group commit: {r['reports_per_s']:7.0f} reports/s  "
             f"p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms  "
@@ -123,7 +226,7 @@ def main() -> int:
         if r["created"] != r["stored"] or r["acknowledged"] != r["requests"]:
             failed = True
             print(f"  MISMATCH: acknowledged/created/stored differ on {kind}")
-        if not a.no_baseline:
+        if not a.no_baseline and not a.rate:
             b = run_one(kind, observers, max(reports // 3, 500), seconds, a.processes, 1)
             print(
                 f"{kind:10s} baseline (1 report/commit): {b['reports_per_s']:7.0f} reports/s  "
@@ -133,6 +236,26 @@ def main() -> int:
                 flush=True,
             )
             failed |= b["created"] != b["stored"]
+    return 1 if failed else 0
+
+
+def crash_main(a: argparse.Namespace) -> int:
+    observers = a.observers or 32
+    kinds = ["sqlite", "postgresql"] if a.db == "both" else [a.db]
+    print(
+        f"# crash test: {observers} observers, {a.crashes} x (load {a.kill_after:.1f} s, "
+        "SIGKILL on an acknowledgement, restart, resend the outbox)"
+    )
+    failed = False
+    for kind in kinds:
+        if kind == "postgresql" and (reason := postgres_available()):
+            print(f"{kind}: skipped ({reason})")
+            continue
+        r = crash_run(kind, observers, a.crashes, a.kill_after)
+        print(f"{kind:10s} " + "  ".join(f"{k} {v}" for k, v in r.items()), flush=True)
+        if r["lost"] or r["stored_twice"] or r["never_stored"]:
+            failed = True
+            print(f"  FAILED on {kind}: acknowledged reports lost or stored twice")
     return 1 if failed else 0
 
 

@@ -138,8 +138,17 @@ async def run_observers(
     per_observer: int,
     deadline: float,
     stop: asyncio.Event | None = None,
+    interval: float | None = None,
 ) -> LoadResult:
-    """Every observer submits ``per_observer`` reports (closed loop) until ``deadline``."""
+    """Every observer submits ``per_observer`` reports until ``deadline``.
+
+    Closed loop (``interval`` None): the next report as soon as the last is answered;
+    the latency is then mostly queueing behind the other observers. Open loop
+    (``interval`` s): report i is due at ``start + offset + i * interval`` (offsets
+    spread the observers evenly) and its latency is counted from when it was due, not
+    from when it was sent, so a server that falls behind is charged for the wait
+    (no coordinated omission).
+    """
     result = LoadResult()
     path = f"/api/elections/{election_id}/reports"
     # warm-up: each credential checked once (scrypt), outside the measurement
@@ -149,12 +158,19 @@ async def run_observers(
     )
 
     async def one(conn: Connection, obs: Observer, k: int) -> None:
+        due = result.started + (interval or 0.0) * k / len(observers)
         for i in range(per_observer):
             if time.monotonic() > deadline or (stop is not None and stop.is_set()):
                 return
             body = report_body(obs.station, (k * 7 + i) % 500)
             raw = json.dumps(body).encode()
-            t0 = time.perf_counter()
+            if interval is not None:
+                if (wait := due - time.perf_counter()) > 0:
+                    await asyncio.sleep(wait)
+                t0 = due
+                due += interval
+            else:
+                t0 = time.perf_counter()
             try:
                 status, _ = await conn.request("POST", path, obs.token, raw)
             except (OSError, ConnectionError, asyncio.IncompleteReadError, ValueError, IndexError):
@@ -172,8 +188,10 @@ async def run_observers(
     return result
 
 
-def _client_process(args: tuple[str, int, int, list[tuple[str, str]], int, float]) -> Any:
-    host, port, election_id, obs, per_observer, seconds = args
+def _client_process(
+    args: tuple[str, int, int, list[tuple[str, str]], int, float, float | None],
+) -> Any:
+    host, port, election_id, obs, per_observer, seconds, interval = args
     observers = [Observer(t, s) for t, s in obs]
     try:
         import uvloop
@@ -182,7 +200,15 @@ def _client_process(args: tuple[str, int, int, list[tuple[str, str]], int, float
     except ImportError:
         pass
     res = asyncio.run(
-        run_observers(host, port, election_id, observers, per_observer, time.monotonic() + seconds)
+        run_observers(
+            host,
+            port,
+            election_id,
+            observers,
+            per_observer,
+            time.monotonic() + seconds,
+            interval=interval,
+        )
     )
     return (
         [(o.report_id, o.status, o.latency, o.sent_at) for o in res.outcomes],
@@ -199,13 +225,25 @@ def run_load_processes(
     per_observer: int,
     seconds: float,
     processes: int,
+    rate: float | None = None,
 ) -> LoadResult:
-    """Spread the observers over ``processes`` client processes (separate from the server)."""
+    """Spread the observers over ``processes`` client processes (separate from the
+    server). ``rate``: offered load in reports/s over all observers (open loop);
+    None: closed loop, as fast as the server answers."""
+    interval = len(observers) / rate if rate else None
     from concurrent.futures import ProcessPoolExecutor
 
     chunks = [observers[i::processes] for i in range(processes)]
     jobs = [
-        (host, port, election_id, [(o.token, o.station) for o in ch], per_observer, seconds)
+        (
+            host,
+            port,
+            election_id,
+            [(o.token, o.station) for o in ch],
+            per_observer,
+            seconds,
+            interval,
+        )
         for ch in chunks
         if ch
     ]

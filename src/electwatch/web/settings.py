@@ -44,6 +44,9 @@ class Settings:
     writer_batch: int = 256
     #: cache of verified credentials (seconds); revocation through the API is immediate
     credential_cache_seconds: float = 60.0
+    #: answer valid report submissions without FastAPI's per-request machinery
+    #: (web/fastpath.py); anything else still goes through the declared route
+    report_fast_path: bool = True
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -56,4 +59,6 @@ class Settings:
             s.secret_key = key
         if batch := os.environ.get("ELECTWATCH_WRITER_BATCH"):
             s.writer_batch = max(1, int(batch))
+        if os.environ.get("ELECTWATCH_REPORT_FAST_PATH") == "0":
+            s.report_fast_path = False
         return s
