@@ -299,6 +299,18 @@ def test_report_of_real_2012_file(president_2012_path):
     assert by_region["stations"].sum() == 95_415
     assert by_region["registered"].sum() == 109_860_331
     assert out.inputs[0].sha256 == sha256_file(president_2012_path)
+    details = json.loads((out.out_dir / "report.json").read_text(encoding="utf-8"))
+    sections = {d["id"]: d for d in details["section_details"]}
+    assert list(sections) == [
+        "summary", "warnings", "turnout", "forensics", "fingerprint", "distributions",
+        "digits", "blank_invalid", "methods", "reproducibility",
+    ]  # fmt: skip
+    # results only: the turnout section stays, saying why it is empty; the rest is filled
+    assert [k for k, d in sections.items() if d["omitted"]] == ["turnout"]
+    assert "no observations" in sections["turnout"]["omitted"]
+    # SPEC check value: in 492 stations invalid ballots exceed the runner-up
+    blank = dict(sections["blank_invalid"]["items"])
+    assert blank["stations where invalid ballots exceed the runner-up"].startswith("492 ")
 
 
 def test_cli_report_json(tmp_path):
