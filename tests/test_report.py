@@ -59,6 +59,19 @@ def test_integer_percent_histogram_counts_whole_percent_bins(tmp_path):
     assert '<g id="h-int50" class="tip"><title>50% (±0.05): 900 stations' in ref.svg
 
 
+def test_integer_percent_histogram_scales_to_interior_bins():
+    # 100% turnout piles up (tiny and special stations): 2,000 there, at most 60 elsewhere
+    rng = np.random.default_rng(0)
+    x = np.r_[rng.normal(60, 8, 20_000).clip(0.2, 99.8), np.full(2_000, 100.0)]
+    fig, tips = figs.integer_percent_histogram(x, xlabel="x", title="t", fig_id="h")
+    counts, _ = np.histogram(x, bins=np.arange(-0.05, 100.1, 0.1))
+    ax = fig.axes[0]
+    assert ax.get_ylim()[1] == pytest.approx(1.1 * counts[1:-1].max())
+    labels = [t.get_text() for t in ax.texts]
+    assert labels == ["100%: 2,000 ↑"]  # the off-scale bin says its count
+    assert tips["int100"].startswith("100% (±0.05): 2,000 stations")
+
+
 def test_inline_svg_prefixes_every_id_and_reference(tmp_path):
     fig, tips = figs.digit_plot(
         np.array([5, 5, 10]), np.array([0.25, 0.25, 0.5]), title="d", xlabel="digit"

@@ -173,6 +173,26 @@ def integer_percent_histogram(
                 f"neighbouring bins average {neighbours[k]:,.1f}"
             )
         ax.set_xlim(lo, hi)
+        # The end bins (e.g. 100% turnout: tiny or special stations) can hold many times
+        # the stations of any other bin and would flatten the spikes this figure is for;
+        # the y-axis is scaled to the interior bins and an off-scale end bin is labelled
+        # with its count (its tooltip keeps the count too).
+        interior = counts[1:-1]
+        top = 1.1 * float(interior.max()) if interior.size and interior.max() > 0 else 0.0
+        if top > 0:
+            ax.set_ylim(0, top)
+            for k, ha in ((0, "left"), (counts.size - 1, "right")):
+                if counts[k] > top:
+                    ax.annotate(
+                        f"{centres[k]:.0f}%: {counts[k]:,} ↑",
+                        xy=(centres[k], top),
+                        xytext=(-3 if ha == "right" else 3, -3),
+                        textcoords="offset points",
+                        ha=ha,
+                        va="top",
+                        fontsize=10,
+                        color=VERMILLION if whole[k] else BLUE,
+                    )
         ax.set_xlabel(xlabel)
         ax.set_ylabel("stations")
         ax.set_title(title, loc="left")
