@@ -69,6 +69,9 @@ def test_integer_percent_histogram_scales_to_interior_bins():
     assert ax.get_ylim()[1] == pytest.approx(1.1 * counts[1:-1].max())
     labels = [t.get_text() for t in ax.texts]
     assert labels == ["100%: 2,000 ↑"]  # the off-scale bin says its count
+    # ...and is drawn up to the top of the axes, not beyond (tooltip targets stay inside)
+    heights = [p.get_height() for p in ax.patches if p.get_gid()]
+    assert max(heights) == pytest.approx(ax.get_ylim()[1])
     assert tips["int100"].startswith("100% (±0.05): 2,000 stations")
 
 
