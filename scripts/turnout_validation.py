@@ -6,8 +6,12 @@ four designs (random, stratified by region, capital-heavy, large-station-heavy),
 estimates national turnout with every estimator and reports bias and 95% CI
 coverage. Writes a JSON file and prints the markdown table used in docs/turnout.md.
 
-Run:  PYTHONPATH=src python scripts/turnout_validation.py --campaigns 500 \
+Run (the tables in docs/turnout.md):
+      PYTHONPATH=src python scripts/turnout_validation.py --campaigns 1000 \
           --out docs/turnout_validation.json
+      PYTHONPATH=src python scripts/turnout_validation.py --campaigns 1000 \
+          --data ../shared/data/russia-president-2012.csv.zip \
+          --out docs/turnout_validation_2012.json
 """
 
 from __future__ import annotations

@@ -59,6 +59,22 @@ def test_integer_percent_histogram_counts_whole_percent_bins(tmp_path):
     assert '<g id="h-int50" class="tip"><title>50% (±0.05): 900 stations' in ref.svg
 
 
+def test_integer_percent_histogram_scales_to_interior_bins():
+    # 100% turnout piles up (tiny and special stations): 2,000 there, at most 60 elsewhere
+    rng = np.random.default_rng(0)
+    x = np.r_[rng.normal(60, 8, 20_000).clip(0.2, 99.8), np.full(2_000, 100.0)]
+    fig, tips = figs.integer_percent_histogram(x, xlabel="x", title="t", fig_id="h")
+    counts, _ = np.histogram(x, bins=np.arange(-0.05, 100.1, 0.1))
+    ax = fig.axes[0]
+    assert ax.get_ylim()[1] == pytest.approx(1.1 * counts[1:-1].max())
+    labels = [t.get_text() for t in ax.texts]
+    assert labels == ["100%: 2,000 ↑"]  # the off-scale bin says its count
+    # ...and is drawn up to the top of the axes, not beyond (tooltip targets stay inside)
+    heights = [p.get_height() for p in ax.patches if p.get_gid()]
+    assert max(heights) == pytest.approx(ax.get_ylim()[1])
+    assert tips["int100"].startswith("100% (±0.05): 2,000 stations")
+
+
 def test_inline_svg_prefixes_every_id_and_reference(tmp_path):
     fig, tips = figs.digit_plot(
         np.array([5, 5, 10]), np.array([0.25, 0.25, 0.5]), title="d", xlabel="digit"
@@ -299,6 +315,18 @@ def test_report_of_real_2012_file(president_2012_path):
     assert by_region["stations"].sum() == 95_415
     assert by_region["registered"].sum() == 109_860_331
     assert out.inputs[0].sha256 == sha256_file(president_2012_path)
+    details = json.loads((out.out_dir / "report.json").read_text(encoding="utf-8"))
+    sections = {d["id"]: d for d in details["section_details"]}
+    assert list(sections) == [
+        "summary", "warnings", "turnout", "forensics", "fingerprint", "distributions",
+        "digits", "blank_invalid", "methods", "reproducibility",
+    ]  # fmt: skip
+    # results only: the turnout section stays, saying why it is empty; the rest is filled
+    assert [k for k, d in sections.items() if d["omitted"]] == ["turnout"]
+    assert "no observations" in sections["turnout"]["omitted"]
+    # SPEC check value: in 492 stations invalid ballots exceed the runner-up
+    blank = dict(sections["blank_invalid"]["items"])
+    assert blank["stations where invalid ballots exceed the runner-up"].startswith("492 ")
 
 
 def test_cli_report_json(tmp_path):

@@ -37,6 +37,8 @@ def test_seed_figures_text(runner):
     assert "at most 8.2%: 5,000,000 / 61,000,000" in out
     assert "424 (observed 80.7)" in out
     assert "undercount that would reconcile" in out and "81.0%" in out
+    # the seed's sensitivity grid stays under 100% (largest cell 78.0%): no warning
+    assert "78.0%" in out and "impossible" not in out
 
 
 def test_seed_figures_json(runner):
@@ -95,3 +97,17 @@ def test_observations_mode_reports_bad_file(runner, tmp_path):
     res = runner.invoke(app, ["estimate", "-o", str(bad), "-f", str(frame_path)])
     assert res.exit_code == 2
     assert "row 1" in res.output and "voters" in res.output and "many" in res.output
+
+
+def test_impossible_sensitivity_cells_are_flagged(runner):
+    # 300 voters per station x 1,000 stations / 500,000 eligible = 60%; at a selection
+    # ratio of 0.6 or below the grid exceeds 100% turnout
+    res = runner.invoke(
+        app,
+        ["estimate", "--observed-stations", "100", "--counted", "30000",
+         "--total-stations", "1000", "--eligible", "500000"],
+        env={"COLUMNS": "200"},
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "60.0%" in res.output and "100.0%" in res.output  # 60% / 0.6
+    assert "cells above 100% are impossible" in res.output

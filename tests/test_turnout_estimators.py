@@ -225,3 +225,17 @@ def test_stratified_ratio_one_stratum_equals_ratio_and_closed_form():
     x_st = 1000 * x[:100].mean() + 4000 * x[100:].mean()
     var = 1000**2 * 0.9 * d[:100].var(ddof=1) / 100 + 4000**2 * 0.95 * d[100:].var(ddof=1) / 200
     assert e.standard_error == pytest.approx(math.sqrt(var) / x_st)
+
+
+def test_stratified_ratio_accepts_a_zero_register():
+    # the 2012 CEC file has a station with 0 registered and 0 cast: a register, not a gap
+    x = np.array([0.0, 800, 1200, 1000, 600, 900])
+    y = np.array([0.0, 400, 700, 500, 300, 450])
+    strata = np.array(["a", "a", "a", "b", "b", "b"])
+    e = stratified_ratio_estimate(y, x, strata, {"a": 30, "b": 60}, 1e5)
+    r = (30 * y[:3].mean() + 60 * y[3:].mean()) / (30 * x[:3].mean() + 60 * x[3:].mean())
+    assert e.extra["ratio"] == pytest.approx(r)
+    with pytest.raises(ValueError, match="register for every station"):
+        stratified_ratio_estimate(y, np.r_[np.nan, x[1:]], strata, {"a": 30, "b": 60}, 1e5)
+    with pytest.raises(ValueError, match="no registered voters"):
+        stratified_ratio_estimate(y * 0, x * 0, strata, {"a": 30, "b": 60}, 1e5)

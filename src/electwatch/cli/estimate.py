@@ -102,6 +102,8 @@ def _print_sensitivity(table: Any) -> None:
         cells = [_pct(v) if table.quantity == "turnout" else _num(v) for v in row]
         t.add_row(f"{u:.0%}", *cells)
     out.print(t)
+    if table.quantity == "turnout" and (table.values > 1).any():
+        out.print("cells above 100% are impossible: that combination cannot hold alone")
 
 
 def register(app: typer.Typer) -> None:

@@ -156,13 +156,22 @@ def integer_percent_histogram(
     counts, _ = np.histogram(x, bins=edges)
     centres = (edges[:-1] + edges[1:]) / 2
     whole = np.isclose(centres, np.round(centres), atol=1e-9)
+    # The end bins (e.g. 100% turnout: tiny or special stations) can hold many times the
+    # stations of any other bin and would flatten the spikes this figure is for: the
+    # y-axis is scaled to the interior bins, an off-scale end bin is drawn up to the top
+    # and labelled with its count (its tooltip keeps the count too). Heights are capped
+    # in the drawing itself, not only clipped, so every tooltip target lies inside the
+    # axes (a tap on it lands on it).
+    interior = counts[1:-1]
+    top = 1.1 * float(interior.max()) if interior.size and interior.max() > 0 else 0.0
+    drawn = np.minimum(counts, top) if top > 0 else counts
     with plt.rc_context(_RC):
         fig, ax = _figure()
-        ax.stairs(counts, edges, color=BLUE, linewidth=0.8, label="stations per 0.1-point bin")
+        ax.stairs(drawn, edges, color=BLUE, linewidth=0.8, label="stations per 0.1-point bin")
         tips: dict[str, str] = {}
         idx = np.flatnonzero(whole & (counts > 0))
         bars = ax.bar(
-            centres[idx], counts[idx], width=0.1, color=VERMILLION, label="bins at a whole percent"
+            centres[idx], drawn[idx], width=0.1, color=VERMILLION, label="bins at a whole percent"
         )
         neighbours = _neighbour_mean(counts)
         for k, bar in zip(idx, bars, strict=True):
@@ -173,6 +182,20 @@ def integer_percent_histogram(
                 f"neighbouring bins average {neighbours[k]:,.1f}"
             )
         ax.set_xlim(lo, hi)
+        if top > 0:
+            ax.set_ylim(0, top)
+            for k, ha in ((0, "left"), (counts.size - 1, "right")):
+                if counts[k] > top:
+                    ax.annotate(
+                        f"{centres[k]:.0f}%: {counts[k]:,} ↑",
+                        xy=(centres[k], top),
+                        xytext=(-3 if ha == "right" else 3, -3),
+                        textcoords="offset points",
+                        ha=ha,
+                        va="top",
+                        fontsize=10,
+                        color=VERMILLION if whole[k] else BLUE,
+                    )
         ax.set_xlabel(xlabel)
         ax.set_ylabel("stations")
         ax.set_title(title, loc="left")

@@ -92,6 +92,12 @@ REFERENCES: dict[str, Reference] = {
             "",
         ),
         Reference(
+            "rao1988",
+            "Rao, J. N. K. & Wu, C. F. J. (1988). Resampling inference with complex survey "
+            "data. JASA 83(401), 231–241 (the rescaled bootstrap within strata).",
+            "https://doi.org/10.1080/01621459.1988.10478591",
+        ),
+        Reference(
             "efron1993",
             "Efron, B. & Tibshirani, R. J. (1993). An Introduction to the Bootstrap. "
             "Chapman & Hall.",
@@ -178,9 +184,9 @@ METHODS: dict[str, Method] = {
             "Turnout from observations",
             "Observer counts at watched stations are expanded to all stations (naive "
             "expansion, ratio and stratified estimators with finite-population correction, "
-            "bootstrap intervals resampling stations within strata); partial watch windows "
-            "are scaled by an intra-day arrival profile.",
-            ("cochran1977", "efron1993"),
+            "Rao-Wu rescaled bootstrap intervals resampling stations within strata); partial "
+            "watch windows are scaled by an intra-day arrival profile.",
+            ("cochran1977", "rao1988"),
         ),
         Method(
             "Claims",

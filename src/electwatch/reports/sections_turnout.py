@@ -3,7 +3,7 @@ their intervals, the official figure, and each published claim on one axis; the
 reconciliation of the official figure with the observations; the claims ledger checks.
 
 Uses :mod:`electwatch.turnout` (Cochran 1977 expansion, ratio and stratified
-estimators; Efron & Tibshirani 1993 bootstrap) and :mod:`electwatch.claims`.
+estimators; Rao & Wu 1988 rescaled bootstrap) and :mod:`electwatch.claims`.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def _claim_points(ledger: Any, quantity: str) -> list[figs.IntervalPoint]:
 
 
 def section_turnout(ctx: ReportContext) -> Section:
-    sec = Section("turnout", "Turnout estimate vs. claims", references=["cochran1977", "efron1993"])
+    sec = Section("turnout", "Turnout estimate vs. claims", references=["cochran1977", "rao1988"])
     if ctx.observations is None and ctx.claims is None:
         sec.omitted = (
             "no observations (--observations) or claims (--claims) were given, so "

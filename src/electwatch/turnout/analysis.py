@@ -144,7 +144,7 @@ def estimate_turnout(
         ests["stratified"] = stratified_estimate(
             y, obs_labels, sizes, elig, confidence=confidence, empty=empty
         )
-        if reg is not None and x_total and np.isfinite(reg).all() and (reg > 0).all():
+        if reg is not None and x_total and np.isfinite(reg).all() and (reg >= 0).all():
             ests["stratified ratio"] = stratified_ratio_estimate(
                 y, reg, obs_labels, sizes, x_total, elig, confidence=confidence, empty=empty
             )

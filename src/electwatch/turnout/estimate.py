@@ -539,11 +539,13 @@ def stratified_ratio_estimate(
 
     R^_c = sum_h N_h ybar_h / sum_h N_h xbar_h, total = R^_c X, and
     Var(R^_c) ~ sum_h N_h^2 (1 - f_h) s_dh^2 / n_h / X^_st^2 with
-    d_i = y_i - R^_c x_i. Every observed station needs a register.
+    d_i = y_i - R^_c x_i. Every observed station needs a register; a register of zero
+    is a register (real files have stations with 0 registered and 0 cast, which add
+    nothing to either sum), only the estimated total X^_st must be positive.
     """
     y = _as_counts(voters)
     x = np.asarray(registered, dtype=float)
-    if x.shape != y.shape or not (np.isfinite(x) & (x > 0)).all():
+    if x.shape != y.shape or not (np.isfinite(x) & (x >= 0)).all():
         raise ValueError("the stratified ratio estimator needs a register for every station")
     d = strata_design(strata, stratum_sizes, empty=empty, voters=y)
     k = len(d.names)
@@ -551,6 +553,8 @@ def stratified_ratio_estimate(
     ybar = np.bincount(d.labels, weights=y, minlength=k) / n_h
     xbar = np.bincount(d.labels, weights=x, minlength=k) / n_h
     x_st = float(d.sizes @ xbar)
+    if x_st <= 0:
+        raise ValueError("the observed stations have no registered voters: no ratio")
     r = float(d.sizes @ ybar) / x_st
     resid = y - r * x
     rbar = np.bincount(d.labels, weights=resid, minlength=k) / n_h
