@@ -220,3 +220,42 @@ def test_access_log_never_holds_client_address(caplog: pytest.LogCaptureFixture)
     assert off["loggers"]["uvicorn.access"]["level"] == "WARNING"  # type: ignore[index]
     on = uvicorn_log_config(access_log=True)
     assert on["handlers"]["access"]["filters"] == ["no_ip"]  # type: ignore[index]
+
+
+def test_simultaneous_uploads_of_one_photo_store_and_link_it_once(service: Service) -> None:
+    """Observers retrying on a flaky connection send the same photo at the same moment:
+    every upload succeeds, the file is one evidence row linked once, audited once."""
+    import threading
+
+    from sqlalchemy import func, select
+
+    from electwatch.storage.models import AuditEntry, Evidence, ReportEvidence
+    from electwatch.web.evidence import store_evidence
+
+    rid = new_report(service)
+    raw = gps_jpeg()
+    n = 6
+    barrier = threading.Barrier(n)
+    answers: list[str] = []
+    errors: list[BaseException] = []
+
+    def upload() -> None:
+        barrier.wait()
+        try:
+            got = store_evidence(service.factory, service.settings, rid, raw, "obs-test")
+            answers.append(got["sha256"])
+        except BaseException as exc:  # collected: a thread's exception would vanish
+            errors.append(exc)
+
+    threads = [threading.Thread(target=upload) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert len(set(answers)) == 1 and len(answers) == n
+    with service.factory() as s:  # type: ignore[operator]
+        assert s.scalar(select(func.count()).select_from(Evidence)) == 1
+        assert s.scalar(select(func.count()).select_from(ReportEvidence)) == 1
+        attach = select(func.count()).where(AuditEntry.action == "evidence.attach")
+        assert s.scalar(attach.select_from(AuditEntry)) == 1

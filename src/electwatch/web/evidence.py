@@ -22,6 +22,7 @@ from typing import Any
 
 from PIL import Image, ImageOps
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from electwatch.storage.models import Evidence, Report, ReportEvidence
 from electwatch.storage.service import audit, parse_uuid
@@ -113,12 +114,30 @@ def store_evidence(
             Path(tmp).unlink(missing_ok=True)
             raise
     rid = parse_uuid(report_id)
+    try:
+        _link_evidence(factory, rid, sha, len(clean), content_type, actor)
+    except IntegrityError:
+        # a concurrent upload of the same file (or to the same report) inserted the
+        # row between our check and our insert; the second attempt sees it and links
+        _link_evidence(factory, rid, sha, len(clean), content_type, actor)
+    return {
+        "sha256": sha,
+        "size": len(clean),
+        "content_type": content_type,
+        "original_size": len(data),
+    }
+
+
+def _link_evidence(
+    factory: Any, rid: Any, sha: str, size: int, content_type: str, actor: str
+) -> None:
+    """Record the evidence file (once) and link it to the report (once), audited."""
     with factory() as s, s.begin():
         report = s.get(Report, rid)
         if report is None:
             raise EvidenceError("no such report", 404)
         if s.get(Evidence, sha) is None:
-            s.add(Evidence(sha256=sha, size=len(clean), content_type=content_type))
+            s.add(Evidence(sha256=sha, size=size, content_type=content_type))
             s.flush()
         linked = s.scalar(
             select(ReportEvidence.sha256).where(
@@ -134,11 +153,5 @@ def store_evidence(
                 "report",
                 rid,
                 None,
-                {"sha256": sha, "size": len(clean), "content_type": content_type},
+                {"sha256": sha, "size": size, "content_type": content_type},
             )
-    return {
-        "sha256": sha,
-        "size": len(clean),
-        "content_type": content_type,
-        "original_size": len(data),
-    }
