@@ -359,3 +359,15 @@ def test_cli_report_bad_input_is_one_line_error(tmp_path):
     assert "no column mapping given" in res.output
     res = CliRunner().invoke(app, ["report", "--out", str(tmp_path / "o")])
     assert res.exit_code != 0 and "--results" in res.output
+
+
+def test_cli_demo_json(tmp_path):
+    from electwatch.cli.main import app
+
+    res = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "d"), "--seed", "1", "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)  # nothing but JSON on stdout: no progress bar, no prose
+    assert data["html"] == str(tmp_path / "d" / "report.html")
+    assert Path(data["html"]).exists()
+    assert data["synthetic"] is True
+    assert not data["omitted"], data["omitted"]

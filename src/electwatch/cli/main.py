@@ -167,13 +167,19 @@ def demo(
         Path("electwatch-demo"), "--out", "-o", help="Folder for the report, figures and tables."
     ),
     seed: int = typer.Option(0),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print what was written as JSON (implies --quiet)."
+    ),
 ) -> None:
     """Run the whole pipeline on the built-in SYNTHETIC example and write the report."""
     from electwatch.reports import demo_report
 
-    with user_errors(), progress_bar(quiet) as progress:
+    with user_errors(), progress_bar(quiet or as_json) as progress:
         output = demo_report(out_dir, seed=seed, progress=progress)
+    if as_json:
+        print_json(output.to_dict())
+        return
     out.print(f"report written to [bold]{output.html_path}[/]")
 
 
