@@ -283,7 +283,8 @@ def _about(ledger: Ledger, subject: str | None) -> list[Claim]:
         if len(subs) > 1:
             raise ClaimError(
                 f"{ledger.file}: claims are about {len(subs)} subjects {subs}; say which one "
-                "the estimate or results are about (subject=...)"
+                "the estimate or results are about (--subject on the command line, "
+                "subject= in Python)"
             )
         return list(ledger)
     return [c for c in ledger if (c.subject or "").startswith(subject)]
