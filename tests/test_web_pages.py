@@ -412,3 +412,19 @@ def test_estimate_view_formats_interval() -> None:
     assert w is not None and w["turnout_text"] == "4,760,000 voters"
     assert float(w["bar_lo"]) + float(w["bar_w"]) == pytest.approx(100 / 1.25, abs=0.01)
     assert estimate_view({"voters": None, "n_observed": 0, "n_stations": 10})["error"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("role", ["observer", "coordinator", "analyst"])
+def test_pages_carry_the_security_headers(site: Site, role: str) -> None:
+    """No inline code, no framing, no Referer: browser tests prove the pages work under it."""
+    anon = anonymous(site)
+    c, _ = login(site, role)
+    for client, path in ((anon, "/login"), (c, f"/{role}")):
+        r = client.get(path)
+        assert r.status_code == 200, (path, r.status_code)
+        csp = r.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp, csp
+        assert "frame-ancestors 'none'" in csp
+        assert r.headers["referrer-policy"] == "no-referrer"
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert "<script>" not in r.text  # the policy would block an inline script
