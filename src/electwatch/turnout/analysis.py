@@ -19,6 +19,7 @@ from electwatch.data.observations import ArrivalProfile
 from electwatch.turnout.estimate import (
     EmptyPolicy,
     Estimate,
+    bootstrap_estimate,
     naive_expansion,
     ratio_estimate,
     rescaled_bootstrap_weights,
@@ -161,32 +162,14 @@ def estimate_turnout(
         reps = (w * (expand * counts)[None, :] / shares_rep).sum(axis=1)
     else:
         reps = w @ (expand * y)
-    point = float(expand @ y)
-    alpha = 1 - confidence
-    lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
-    se = float(reps.std(ddof=1))
-    scale = 1.0 / elig if elig else 1.0
     name = "stratified bootstrap" if cols else "bootstrap"
-    ests["bootstrap"] = Estimate(
-        method=name + (" (profile re-estimated)" if shares_rep is not None else ""),
-        quantity="turnout" if elig else "voters",
-        estimate=point * scale,
-        standard_error=se * scale,
-        ci_low=float(lo) * scale,
-        ci_high=float(hi) * scale,
-        confidence=confidence,
-        n=y.size,
-        total_stations=big_n,
-        total_voters=point,
-        total_voters_se=se,
-        per_station=point / big_n,
-        eligible=elig,
-        strata=design.summaries,
-        empty_strata=design.empty,
-        extra={
-            "n_resamples": n_resamples,
-            "interval": "percentile",
-            "pooled_strata": list(design.pooled),
-        },
+    ests["bootstrap"] = bootstrap_estimate(
+        name + (" (profile re-estimated)" if shares_rep is not None else ""),
+        float(expand @ y),
+        reps,
+        design,
+        elig,
+        confidence,
+        y.size,
     )
     return TurnoutAnalysis(ests, prof, estimate_profile, float(covered.mean()), partial_n, notes)

@@ -652,17 +652,30 @@ def bootstrap_stratified(
         point = float((expand @ y) / (expand @ x) * frame_registered)
         reps = (w @ (expand * y)) / (w @ (expand * x)) * frame_registered
         method = "stratified bootstrap (ratio to registered)"
+    return bootstrap_estimate(method, point, reps, d, eligible, confidence, y.size)
+
+
+def bootstrap_estimate(
+    method: str,
+    point: float,
+    replicates: np.ndarray,
+    design: StrataDesign,
+    eligible: float | None,
+    confidence: float,
+    n: int,
+) -> Estimate:
+    """Percentile interval and replicate SE of a bootstrapped total of voters."""
     alpha = 1 - confidence
-    lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
-    se = float(reps.std(ddof=1))
+    lo, hi = np.quantile(replicates, [alpha / 2, 1 - alpha / 2])
+    se = float(replicates.std(ddof=1))
     scale = 1.0 / eligible if eligible else 1.0
     notes = []
-    if d.pooled:
+    if design.pooled:
         notes.append(
-            f"{len(d.pooled)} strata with fewer than 2 observed stations pooled "
-            f"into one ({len(d.empty)} with none)"
+            f"{len(design.pooled)} strata with fewer than 2 observed stations pooled "
+            f"into one ({len(design.empty)} with none)"
         )
-    big_n = d.total_stations
+    big_n = design.total_stations
     return Estimate(
         method=method,
         quantity="turnout" if eligible else "voters",
@@ -671,18 +684,18 @@ def bootstrap_stratified(
         ci_low=float(lo) * scale,
         ci_high=float(hi) * scale,
         confidence=confidence,
-        n=y.size,
+        n=n,
         total_stations=big_n,
         total_voters=point,
         total_voters_se=se,
         per_station=point / big_n,
         eligible=eligible,
-        strata=d.summaries,
-        empty_strata=d.empty,
+        strata=design.summaries,
+        empty_strata=design.empty,
         notes=tuple(notes),
         extra={
-            "n_resamples": n_resamples,
+            "n_resamples": int(replicates.size),
             "interval": "percentile",
-            "pooled_strata": list(d.pooled),
+            "pooled_strata": list(design.pooled),
         },
     )
