@@ -208,7 +208,12 @@ async def submit_report(
     election_id: int, body: ReportBody, request: Request, p: Annotated[Principal, Depends(OBSERVER)]
 ) -> JSONResponse:
     """Submit a report (idempotent on ``id``). Acknowledged only once committed."""
-    item = ReportIn(
+    return write_response(await ctx_of(request).writer.submit(report_in(body, election_id, p)))
+
+
+def report_in(body: ReportBody, election_id: int, p: Principal) -> ReportIn:
+    """The writer's record of an observer's validated report (route and fast path)."""
+    return ReportIn(
         id=body.id,
         election_id=election_id,
         station_code=body.station,
@@ -221,7 +226,6 @@ async def submit_report(
         notes=body.notes,
         client_time=body.client_time,
     )
-    return write_response(await ctx_of(request).writer.submit(item))
 
 
 # --- public --------------------------------------------------------------------------

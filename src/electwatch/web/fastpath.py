@@ -126,22 +126,10 @@ def _headers(scope: Scope) -> tuple[str | None, bool]:
 
 
 def _report(body: bytes, election_id: int, principal: Any) -> ReportIn | None:
-    from electwatch.web.api import ReportBody, minutes
+    from electwatch.web.api import ReportBody, report_in
 
     try:
         b = ReportBody.model_validate_json(body)
     except (ValidationError, ValueError):
         return None
-    return ReportIn(
-        id=b.id,
-        election_id=election_id,
-        station_code=b.station,
-        observer_id=principal.user_id,
-        observer=principal.pseudonym,
-        window_start=minutes(b.window_start),
-        window_end=minutes(b.window_end),
-        voters=b.voters,
-        hourly=b.hourly,
-        notes=b.notes,
-        client_time=b.client_time,
-    )
+    return report_in(b, election_id, principal)
