@@ -40,7 +40,6 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from electwatch.storage.db import make_engine, session_factory, upgrade
 from electwatch.storage.models import AuditEntry, Report
 from electwatch.web.loadtest import (
     Connection,
@@ -52,7 +51,7 @@ from electwatch.web.loadtest import (
     restart,
     run_load_processes,
 )
-from electwatch.web.testing import postgres_available, seed, throwaway_database
+from electwatch.web.testing import load_setup, postgres_available, throwaway_database
 
 
 def warm_up(port: int, observers: list[Observer]) -> None:
@@ -77,14 +76,8 @@ def run_one(
     rate: float | None = None,
 ) -> dict[str, object]:
     with throwaway_database(kind) as url, tempfile.TemporaryDirectory() as tmp:
-        engine = make_engine(url)
-        upgrade(engine)
-        factory = session_factory(engine)
-        sd = seed(factory, n_stations=max(observers, 40), extra_observers=observers)
-        obs = [
-            Observer(sd.users[f"load-{k}"].token, sd.stations[k % len(sd.stations)])
-            for k in range(observers)
-        ]
+        setup = load_setup(url, observers)
+        engine, factory, sd, obs = setup.engine, setup.factory, setup.seed, setup.observers
         old = os.environ.get("ELECTWATCH_WRITER_BATCH")
         if batch is not None:
             os.environ["ELECTWATCH_WRITER_BATCH"] = str(batch)
@@ -127,14 +120,8 @@ def stored_ids(factory: sessionmaker[Session], election_id: int) -> set[str]:
 def crash_run(kind: str, observers: int, crashes: int, kill_after: float) -> dict[str, object]:
     """``crashes`` rounds of load, SIGKILL, restart and outbox resend on one database."""
     with throwaway_database(kind) as url, tempfile.TemporaryDirectory() as tmp:
-        engine = make_engine(url)
-        upgrade(engine)
-        factory = session_factory(engine)
-        sd = seed(factory, n_stations=max(observers, 40), extra_observers=observers)
-        obs = [
-            Observer(sd.users[f"load-{k}"].token, sd.stations[k % len(sd.stations)])
-            for k in range(observers)
-        ]
+        setup = load_setup(url, observers)
+        engine, factory, sd, obs = setup.engine, setup.factory, setup.seed, setup.observers
         servers = [ServerProcess(url, Path(tmp)).start()]
         run = CrashRun()
         lost = committed_unanswered = unanswered = 0

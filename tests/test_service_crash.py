@@ -34,17 +34,15 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from electwatch.storage.db import make_engine, session_factory, upgrade
 from electwatch.storage.models import AuditEntry, Report
 from electwatch.web.loadtest import (
     CrashRun,
-    Observer,
     ServerProcess,
     crash,
     resend_outbox,
     restart,
 )
-from electwatch.web.testing import seed
+from electwatch.web.testing import load_setup
 from service_support import db_url  # noqa: F401
 
 pytestmark = pytest.mark.slow
@@ -78,14 +76,8 @@ def create_audits(factory: sessionmaker[Session]) -> Counter[str]:
 
 
 def test_kill9_mid_load_loses_no_acknowledged_report(db_url: str, tmp_path: Path) -> None:
-    engine = make_engine(db_url)
-    upgrade(engine)
-    factory = session_factory(engine)
-    sd = seed(factory, n_stations=40, extra_observers=N_OBSERVERS)
-    observers = [
-        Observer(sd.users[f"load-{k}"].token, sd.stations[k % len(sd.stations)])
-        for k in range(N_OBSERVERS)
-    ]
+    setup = load_setup(db_url, N_OBSERVERS)
+    engine, factory, sd, observers = setup.engine, setup.factory, setup.seed, setup.observers
     servers = [ServerProcess(db_url, tmp_path).start()]
     run = CrashRun()
     try:

@@ -16,14 +16,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from electwatch.storage import service as svc
 from electwatch.storage.db import transaction
 from electwatch.storage.models import Area, Station
+
+if TYPE_CHECKING:
+    from electwatch.web.loadtest import Observer
 
 POSTGRES_URL = os.environ.get(
     "ELECTWATCH_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -165,3 +169,33 @@ def seed(
             observer_stations=[in_region[0].code, outside[0].code if outside else ""],
             other_election_id=other.id,
         )
+
+
+@dataclass
+class LoadSetup:
+    """A migrated database seeded for load: one observer per simulated client."""
+
+    engine: Engine
+    factory: sessionmaker[Session]
+    seed: Seed
+    observers: list[Observer]
+
+
+def load_setup(url: str, n_observers: int) -> LoadSetup:
+    """Migrate ``url``, seed an election (at least 40 stations) and ``n_observers``
+    load observers, each reporting on its own station round robin.
+
+    Shared by the load benchmark and the crash test; the caller disposes ``engine``.
+    """
+    from electwatch.storage.db import make_engine, session_factory, upgrade
+    from electwatch.web.loadtest import Observer
+
+    engine = make_engine(url)
+    upgrade(engine)
+    factory = session_factory(engine)
+    sd = seed(factory, n_stations=max(n_observers, 40), extra_observers=n_observers)
+    observers = [
+        Observer(sd.users[f"load-{k}"].token, sd.stations[k % len(sd.stations)])
+        for k in range(n_observers)
+    ]
+    return LoadSetup(engine, factory, sd, observers)
