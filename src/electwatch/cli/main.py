@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast, get_args
 
 import polars as pl
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from electwatch import __version__
-from electwatch.cli.common import console, out, print_json, progress_bar, user_errors
+from electwatch.cli.common import (
+    deprecated_option,
+    guard_commands,
+    out,
+    print_json,
+    print_table,
+    print_warning,
+    progress_bar,
+    set_debug,
+    user_errors,
+)
 
 app = typer.Typer(
     help="electwatch: turnout from observations, forensics on official results, claims, "
@@ -26,7 +38,14 @@ app.add_typer(simulate_app, name="simulate")
 @app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+    debug: bool = typer.Option(
+        False,
+        "--debug",
+        envvar="ELECTWATCH_DEBUG",
+        help="Show the full traceback of an error instead of the one-line message.",
+    ),
 ) -> None:
+    set_debug(debug)
     if version:
         out.print(f"electwatch {__version__}")
         raise typer.Exit()
@@ -42,6 +61,9 @@ def validate(
         False, help="Keep stations whose votes exceed ballots cast (flagged) instead of failing."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="Print nothing but errors; the exit code tells."
+    ),
 ) -> None:
     """Load and validate a results file; print totals and the warnings (kept, flagged rows)."""
     from electwatch.data import load_results
@@ -52,7 +74,10 @@ def validate(
     if as_json:
         print_json(results.to_dict())
         return
-    table = Table(title=f"{summary.election} — {summary.contest}", show_header=False)
+    if quiet:
+        return
+    # names come from the file: escaped so that "[...]" in them prints literally
+    table = Table(title=escape(f"{summary.election} — {summary.contest}"), show_header=False)
     table.add_row("stations", f"{summary.stations:,}")
     table.add_row("stations abroad", f"{summary.stations_abroad:,}")
     if summary.registered is not None:
@@ -61,24 +86,30 @@ def validate(
     if summary.turnout is not None:
         table.add_row("turnout", f"{summary.turnout:.2%}")
     for name, votes in sorted(summary.candidate_votes.items(), key=lambda kv: -kv[1]):
-        table.add_row(name, f"{votes:,} ({votes / max(summary.cast, 1):.2%} of cast)")
+        table.add_row(escape(name), f"{votes:,} ({votes / max(summary.cast, 1):.2%} of cast)")
     if summary.synthetic:
         table.add_row("data", "[bold yellow]SYNTHETIC[/]")
-    out.print(table)
+    print_table(table)
     for w in summary.warnings:
-        console.print(
-            f"[yellow]warning[/] {w.code}: {w.count:,} stations — {w.message} "
+        print_warning(
+            f"{w.code}: {w.count:,} stations — {w.message} "
             f"(e.g. rows {', '.join(map(str, w.example_rows))})"
         )
 
 
 @app.command()
-def mappings() -> None:
+def mappings(
+    as_json: bool = typer.Option(False, "--json", help="Print {name: path} as JSON."),
+) -> None:
     """List the built-in column mappings."""
     from electwatch.data import builtin_mappings
 
-    for name, path in sorted(builtin_mappings().items()):
-        out.print(f"{name}\t{path}")
+    found = {name: str(path) for name, path in sorted(builtin_mappings().items())}
+    if as_json:
+        print_json(found)
+        return
+    for name, path in found.items():
+        out.print(f"{name}\t{path}", markup=False, highlight=False)
 
 
 @simulate_app.command("election")
@@ -91,10 +122,21 @@ def simulate_election_cmd(
     ),
     stations: int = typer.Option(20_000, help="Number of polling stations."),
     regions: int = typer.Option(20, help="Number of regions (region 0 is the capital)."),
-    fi: float = typer.Option(0.0, help="Klimek incremental fraud: share of stations."),
-    fe: float = typer.Option(0.0, help="Klimek extreme fraud: share of stations."),
-    alpha: float = typer.Option(2.0, help="Klimek vote-stealing exponent."),
+    incremental_fraud: float = typer.Option(
+        0.0, help="Klimek et al. 2012 incremental fraud f_i: share of stations."
+    ),
+    extreme_fraud: float = typer.Option(
+        0.0, help="Klimek et al. 2012 extreme fraud f_e: share of stations."
+    ),
+    vote_stealing_exponent: float = typer.Option(
+        2.0, help="Klimek et al. 2012 vote-stealing exponent alpha."
+    ),
     seed: int = typer.Option(0, help="Random seed (runs are reproducible)."),
+    as_json: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
+    fi_old: float | None = typer.Option(None, "--fi", hidden=True),
+    fe_old: float | None = typer.Option(None, "--fe", hidden=True),
+    alpha_old: float | None = typer.Option(None, "--alpha", hidden=True),
 ) -> None:
     """Simulate a SYNTHETIC election (Klimek et al. 2012 fraud model optional)."""
     from electwatch.simulate import (
@@ -104,60 +146,105 @@ def simulate_election_cmd(
         write_results,
     )
 
+    # the short spellings of 0.1 stay one release (docs/architecture.md, CLI conventions)
+    fi = deprecated_option(fi_old, "--fi", "--incremental-fraud")
+    fe = deprecated_option(fe_old, "--fe", "--extreme-fraud")
+    alpha = deprecated_option(alpha_old, "--alpha", "--vote-stealing-exponent")
     with user_errors():
         try:
             params = ElectionParameters(n_stations=stations, n_regions=regions)
-            fraud = FraudParameters(fi=fi, fe=fe, alpha=alpha)
+            fraud = FraudParameters(
+                fi=incremental_fraud if fi is None else fi,
+                fe=extreme_fraud if fe is None else fe,
+                alpha=vote_stealing_exponent if alpha is None else alpha,
+            )
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
         results, truth = simulate_election(params, fraud, seed=seed)
         path = write_results(results, out_path)
     s = results.summary()
+    truth_dict = truth.to_dict()
+    if as_json:
+        print_json(
+            {
+                "synthetic": True,
+                "path": str(path),
+                "stations": s.stations,
+                "turnout": s.turnout,
+                "truth": truth_dict,
+            }
+        )
+        return
+    if quiet:
+        return
     out.print(
-        f"[bold yellow]SYNTHETIC[/] election written to {path}: {s.stations:,} stations, "
-        f"turnout {s.turnout:.2%}, stations with incremental/extreme fraud "
-        f"{truth.to_dict()['stations_incremental_fraud']:,}/"
-        f"{truth.to_dict()['stations_extreme_fraud']:,}"
+        f"[bold yellow]SYNTHETIC[/] election written to {escape(str(path))}: "
+        f"{s.stations:,} stations, turnout {s.turnout:.2%}, stations with "
+        f"incremental/extreme fraud {truth_dict['stations_incremental_fraud']:,}/"
+        f"{truth_dict['stations_extreme_fraud']:,}"
     )
 
 
 @simulate_app.command("observers")
 def simulate_observers_cmd(
     results_file: Path = typer.Argument(..., help="Station frame / results file."),
-    mapping: str | None = typer.Option(None, "--mapping", "-m"),
-    out_path: Path = typer.Option(Path("synthetic-observations.csv"), "--out", "-o"),
+    mapping: str | None = typer.Option(
+        None, "--mapping", "-m", help="Mapping TOML file or built-in name (see `mappings`)."
+    ),
+    out_path: Path = typer.Option(
+        Path("synthetic-observations.csv"), "--out", "-o", help="Output CSV of observations."
+    ),
     n: int = typer.Option(1_000, "--stations", help="Number of stations observed."),
     design: str = typer.Option("random", help="random | stratified | capital_heavy | large_heavy"),
     start: float = typer.Option(8.0, help="Watch window start (hour)."),
     end: float = typer.Option(20.0, help="Watch window end (hour)."),
     undercount: float = typer.Option(0.0, help="Probability an observer misses a voter."),
-    seed: int = typer.Option(0),
+    seed: int = typer.Option(0, help="Random seed (runs are reproducible)."),
+    as_json: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
 ) -> None:
     """Simulate a SYNTHETIC observer campaign over the stations of a results file."""
     from electwatch.data import load_results
     from electwatch.simulate import simulate_observer_campaign
+    from electwatch.simulate.observers import Design
 
+    if design not in get_args(Design):
+        raise typer.BadParameter(
+            f"{design!r}; expected one of {', '.join(get_args(Design))}", param_hint="--design"
+        )
     with user_errors():
         results = load_results(results_file, mapping)
         try:
             obs, truth = simulate_observer_campaign(
                 results,
                 n,
-                design=design,
-                window=(start, end),  # type: ignore[arg-type]
+                design=cast(Design, design),  # checked against Design above
+                window=(start, end),
                 undercount=undercount,
                 seed=seed,
             )
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    # CSV has no list type: hourly counts are written as "12;30;41"
-    obs.with_columns(
-        pl.col("hourly").list.eval(pl.element().cast(pl.String)).list.join(";")
-    ).write_csv(out_path)
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        # CSV has no list type: hourly counts are written as "12;30;41"
+        obs.with_columns(
+            pl.col("hourly").list.eval(pl.element().cast(pl.String)).list.join(";")
+        ).write_csv(out_path)
+    if as_json:
+        print_json(
+            {
+                "synthetic": True,
+                "path": str(out_path),
+                "stations_observed": truth.n_observed,
+                "design": design,
+            }
+        )
+        return
+    if quiet:
+        return
     out.print(
         f"[bold yellow]SYNTHETIC[/] observations of {truth.n_observed:,} stations "
-        f"({design}) written to {out_path}"
+        f"({design}) written to {escape(str(out_path))}"
     )
 
 
@@ -198,6 +285,8 @@ def _register_plugins() -> None:
 
 
 _register_plugins()
+# every command, including the plugins', turns any exception into one line (exit 2)
+guard_commands(app)
 
 if __name__ == "__main__":
     app()
