@@ -118,14 +118,16 @@ def _render(width: int) -> str:
 def test_narrow_terminal_stacks_the_rows():
     text = _render(80)
     assert "│" not in text  # no table borders: one block per row
-    assert "test: last digit uniformity" in text
-    assert "reading: too many zeros among the last digits of the vote counts" in text
-    # multi-line cells stay under their label; empty cells are left out
-    assert "p / 95% CI: p < 0.001\n            0.48 – 0.55" in text
-    assert "flagged: 0 / 20" in text
-    assert "test: \n" not in text
-    assert "Forensics [SYNTHETIC]" in text  # title printed literally
-    assert max(len(line) for line in text.splitlines()) <= 80
+    lines = text.splitlines()
+    # fields share a line while it fits in 80 columns; cell line breaks become " · "
+    assert "test: last digit uniformity  level: national  areas: 1" in lines
+    assert "statistic vs null: 0.512 vs 0.450  p / 95% CI: p < 0.001 · 0.48 – 0.55" in lines
+    assert "flagged: 1  reading: too many zeros among the last digits of the vote counts" in lines
+    # the second row's empty cells are left out; rows are separated by a blank line
+    assert "level: region  areas: 20  statistic vs null: median 0.45  flagged: 0 / 20" in lines
+    assert "" in lines and "test: " not in text.replace("test: last", "")
+    assert lines[0] == "Forensics [SYNTHETIC]"  # title printed literally
+    assert max(len(line) for line in lines) <= 80
 
 
 def test_wide_terminal_keeps_the_table():

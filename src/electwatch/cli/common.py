@@ -160,12 +160,14 @@ def _as_text(cell: RenderableType, style: str = "") -> Text:
     return Text(str(cell), style=style)
 
 
-def stacked_rows(table: Table) -> Group:
-    """The rows of ``table`` as stacked blocks: one ``column: value`` line per cell.
+def stacked_rows(table: Table, width: int = 80) -> Group:
+    """The rows of ``table`` as stacked blocks of ``column: value`` fields.
 
-    A table without a header (``show_header=False``, a key/value table) prints each
-    row as ``first cell: other cells``. Empty cells are left out (a table's blank
-    "same as above" cells carry no information).
+    Short fields share a line (two spaces apart) while it stays within ``width``; a
+    field too long for that gets a line of its own and wraps. A cell's own line
+    breaks become ``" · "``. Empty cells are left out (a table's blank "same as above"
+    cells carry no information). A table without a header (``show_header=False``,
+    a key/value table) prints each row as ``first cell: other cells``.
     """
     headers = [str(column.header) for column in table.columns]
     columns = [list(column.cells) for column in table.columns]
@@ -175,28 +177,34 @@ def stacked_rows(table: Table) -> Group:
         parts.append(_as_text(table.title, style="bold"))
     for i in range(n_rows):
         cells = [_as_text(column[i]) if i < len(column) else Text("") for column in columns]
-        block = Text()
         if not table.show_header:
             label, *rest = cells
-            block.append_text(label)
+            line = label.copy()
             values = [c for c in rest if c.plain.strip()]
             if values:
-                block.append(": ", style="dim")
-                block.append_text(Text(" ").join(values))
-        else:
-            for header, cell in zip(headers, cells, strict=True):
-                if not cell.plain.strip():
-                    continue
-                if block:
-                    block.append("\n")
-                block.append(f"{header}: ", style="dim")
-                # multi-line cells continue indented under their label
-                indent = Text("\n" + " " * (len(header) + 2))
-                block.append_text(indent.join(cell.split("\n")))
-        if table.show_header and i:
-            parts.append(Text("─" * 20, style="dim"))
-        parts.append(block)
+                line.append(": ", style="dim")
+                line.append_text(Text(" ").join(values))
+            parts.append(line)
+            continue
+        fields = []
+        for header, cell in zip(headers, cells, strict=True):
+            if not cell.plain.strip():
+                continue
+            field = Text(f"{header}: ", style="dim") if header else Text()
+            field.append_text(Text(" · ").join(cell.split("\n")))
+            fields.append(field)
+        lines: list[Text] = []
+        for field in fields:
+            if lines and lines[-1].cell_len + 2 + field.cell_len <= width:
+                lines[-1].append("  ")
+                lines[-1].append_text(field)
+            else:
+                lines.append(field)
+        if i:
+            parts.append(Text(""))  # a blank line between rows
+        parts.extend(lines)
     if table.caption:
+        parts.append(Text(""))
         parts.append(_as_text(table.caption, style="dim"))
     return Group(*parts)
 
@@ -205,13 +213,13 @@ def print_table(table: Table, console_: Console | None = None) -> None:
     """Print a result table that fits the terminal.
 
     At :data:`STACK_BELOW_COLUMNS` columns or more it is the Rich table itself; in a
-    narrower terminal every row becomes a block of ``column: value`` lines.
+    narrower terminal every row becomes a block of ``column: value`` fields.
     """
     target = console_ or out
     if target.width >= STACK_BELOW_COLUMNS:
         target.print(table)
     else:
-        target.print(stacked_rows(table))
+        target.print(stacked_rows(table, target.width))
 
 
 @contextmanager
