@@ -121,6 +121,17 @@ def _column_name(raw: RawTable, ref: ColumnRef, role: str) -> str:
             f"pattern /{ref.regex}/ ({role}) matches {len(hits)} columns {hits[:3]}",
             expected="exactly one header column",
         )
+    if len(cols) == 1:
+        seps = [d for d in (";", "\t", ",", "|") if d in cols[0]]
+        if seps:
+            shown = "tab" if seps[0] == "\t" else repr(seps[0])
+            raise raw.error(
+                f"column {ref!r} ({role}) not found: the header is one column holding "
+                f"{shown}, so the delimiter is probably {shown}",
+                column=ref,
+                expected=f"--delimiter {'tab' if seps[0] == chr(9) else seps[0]} "
+                "(or 'delimiter' in the mapping)",
+            )
     close = difflib.get_close_matches(ref, cols, n=3, cutoff=0.5)
     raise raw.error(
         f"column {ref!r} ({role}) not found",
