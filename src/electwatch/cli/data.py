@@ -94,6 +94,13 @@ def validate(
     else:
         table.add_row("registered voters", "not in the file")
     table.add_row("ballots cast", f"{summary.cast:,}")
+    for label, value in (
+        ("valid ballots", summary.valid),
+        ("invalid ballots", summary.invalid),
+        ("blank ballots", summary.blank),
+    ):
+        if value is not None:
+            table.add_row(label, f"{value:,}")
     if summary.turnout is not None:
         note = ""
         if summary.turnout_excluded:

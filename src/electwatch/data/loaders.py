@@ -323,14 +323,12 @@ def normalize_names(s: pl.Series) -> pl.Series:
     """:func:`normalize_name` over a text column, paying Python only where it matters
     (Arabic-script letters, direction marks, doubled spaces)."""
     s = s.cast(pl.String).str.strip_chars()
-    needs = s.str.contains(_ARABIC_OR_SPACES.pattern).fill_null(False)
-    if not needs.any():
+    distinct = s.unique().drop_nulls()
+    needs = distinct.filter(distinct.str.contains(_ARABIC_OR_SPACES.pattern))
+    if needs.len() == 0:
         return s
-    values = s.filter(needs).unique().to_list()
-    table = {v: normalize_name(v) for v in values}
-    return pl.select(
-        pl.when(needs).then(s.replace_strict(table, default=None)).otherwise(s)
-    ).to_series()
+    table = {v: normalize_name(v) for v in needs.to_list()}
+    return s.replace(table)
 
 
 def _first_true(mask: pl.Series) -> int | None:
@@ -386,7 +384,7 @@ def _peek_header(
         raise DataValidationError(str(path), "file not found")
     if name.endswith((".parquet", ".xlsx", ".xlsm", ".xls", ".ods")):
         return read_table(path, sheet=m.sheet if m else None).frame.columns
-    data = read_bytes(path, m.zip_member if m else None)[:1_000_000]
+    data = read_bytes(path, m.zip_member if m else None, limit=1 << 20)
     if not data.strip():
         raise DataValidationError(str(path), "file is empty", expected="a header row and data rows")
     data, _ = to_utf8(data, str(path), encoding)
@@ -814,6 +812,9 @@ def add_flags(
         "flag_generated_id": "missing id part replaced by a generated id",
         "flag_missing_counts": "a count is missing (kept as missing, never 0)",
     }
+    if frame["registered"].null_count() == frame.height:
+        # no register anywhere: said once by the summary ("not in the file"), not per unit
+        del describe["flag_no_register"]
     warnings = []
     for flag, text in describe.items():
         if flag not in frame.columns:

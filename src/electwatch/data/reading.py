@@ -62,8 +62,14 @@ class RawTable:
         )
 
 
-def read_bytes(path: Path, member: str | None) -> bytes:
-    """The bytes of a plain, ``.gz`` or single-member ``.zip`` file."""
+def _blank(data: bytes) -> bool:
+    """Only white space (looks at the start first: no copy of a large file)."""
+    return not data[:4096].strip() and not data.strip()
+
+
+def read_bytes(path: Path, member: str | None, limit: int | None = None) -> bytes:
+    """The bytes of a plain, ``.gz`` or single-member ``.zip`` file (the first
+    ``limit`` bytes only, when given: enough for a header without unpacking it all)."""
     file = str(path)
     name = path.name.lower()
     try:
@@ -82,9 +88,18 @@ def read_bytes(path: Path, member: str | None) -> bytes:
                     raise DataValidationError(
                         file, f"zip archive has no member {member!r}", expected=f"one of {names}"
                     )
+                if limit is not None:
+                    with zf.open(member) as fh:
+                        return fh.read(limit)
                 return zf.read(member)
         if name.endswith(".gz"):
+            if limit is not None:
+                with gzip.open(path) as fh:
+                    return fh.read(limit)
             return gzip.decompress(path.read_bytes())
+        if limit is not None:
+            with path.open("rb") as fh:
+                return fh.read(limit)
         return path.read_bytes()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error, gzip.BadGzipFile) as e:
         kind = "zip" if name.endswith(".zip") else "gzip"
@@ -228,10 +243,10 @@ def read_csv_bytes(
     """Parse CSV bytes into text columns (counts named by ``int_columns`` as Int64 when
     they all parse natively: the fast path; otherwise text, validated later)."""
     sha = hashlib.sha256(data).hexdigest()
-    if not data.strip():
+    if _blank(data):
         raise DataValidationError(file, "file is empty", expected="a header row and data rows")
     data, used = to_utf8(data, file, encoding)
-    if not data.strip():
+    if _blank(data):
         raise DataValidationError(file, "file is empty", expected="a header row and data rows")
     if delimiter is not None and delimiter not in DELIMITERS:
         aliases = {"comma": ",", "semicolon": ";", "tab": "\t", "\\t": "\t"}
