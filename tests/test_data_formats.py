@@ -449,3 +449,54 @@ def test_errors_are_one_line(tmp_path):
     with pytest.raises(ElectwatchError) as info:
         load_results(write(tmp_path, ""), STATIONS_MAPPING())
     assert "\n" not in str(info.value)
+
+
+# --- another year of the Russian series, by the same wording patterns ----------------
+
+CEC_2018_STYLE = [
+    "region",
+    "tik",
+    "uik",
+    "Число избирателей, включенных в список избирателей",
+    "Число избирательных бюллетеней, полученных участковой избирательной комиссией",
+    "Число избирательных бюллетеней, выданных избирателям, проголосовавшим досрочно",
+    "Число избирательных бюллетеней, выданных в помещении для голосования в день голосования",
+    "Число избирательных бюллетеней, выданных вне помещения для голосования в день голосования",
+    "Число погашенных избирательных бюллетеней",
+    "Число избирательных бюллетеней, содержащихся в переносных ящиках для голосования",
+    "Число избирательных бюллетеней, содержащихся в стационарных ящиках для голосования",
+    "Число недействительных избирательных бюллетеней",
+    "Число действительных избирательных бюллетеней",
+    "Число утраченных избирательных бюллетеней",
+    "Число избирательных бюллетеней, не учтенных при получении",
+    "Бабурин Сергей Николаевич",
+    "Грудинин Павел Николаевич",
+    "Путин Владимир Владимирович",
+    "url",
+]
+
+
+def test_a_cec_file_of_another_year_is_recognised_by_its_wording(tmp_path):
+    """SYNTHETIC numbers under the protocol wording of a year the project lacks (2018:
+    "содержащихся в переносных ящиках"), named as the publisher names it."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(CEC_2018_STYLE)
+    for i in range(1, 41):
+        a, b, c, inv = 10 + i, 20 + i, 300 + i, i % 3
+        mobile = 15
+        valid = a + b + c
+        row = ["Тульская область", "Тульская", i, 1000 + i, 800, 0, valid + inv - mobile]
+        row += [mobile, 800 - valid - inv, mobile, valid + inv - mobile, inv, valid, 0, 0]
+        w.writerow([*row, a, b, c, "http://example.invalid"])
+    path = tmp_path / "2018.csv"
+    path.write_text(buf.getvalue(), encoding="utf-8")
+    r = load_results(path)
+    assert r.source.mapping == "russia-cec"
+    assert r.candidates == CEC_2018_STYLE[15:18]
+    assert r.summary().registered == sum(1000 + i for i in range(1, 41))
+    assert r.summary().cast == r.summary().valid + r.summary().invalid
+    assert r.winner == "Путин Владимир Владимирович"
