@@ -201,3 +201,17 @@ def test_iran_2009_province_table(iran_2009_path):
     assert np.isnan(t[r.frame["registered"].is_null().to_numpy()]).all()  # NaN, not inf
     # no vetting figures nobody gave
     assert r.to_dict()["contest"]["vetting"] is None
+
+
+def test_a_drafted_mapping_reads_the_2011_file_as_the_builtin_does(duma, duma_2011_path):
+    import tomllib
+
+    from electwatch.data.draft import draft_mapping
+
+    draft = draft_mapping(duma_2011_path)
+    m = ColumnMapping.from_dict(tomllib.loads(draft.toml))
+    r = load_results(duma_2011_path, m)
+    assert r.candidate_totals == duma.candidate_totals
+    assert (r.summary().registered, r.summary().cast) == (109_229_337, duma.summary().cast)
+    # protocol lines are named as such in the draft, never read as candidates
+    assert len(draft.roles["protocol line"]) >= 10

@@ -56,7 +56,9 @@ ROLE_WORDS: list[tuple[str, tuple[str, ...]]] = [
             "votes cast",
             "turnout count",
             "cast",
-            "в ящиках",
+            "в переносных ящиках",
+            "в стационарных ящиках",
+            "содержащихся в ящиках",
             "مجموع آرا",
             "کل آرا",
             "آرای ماخوذه",
@@ -67,7 +69,7 @@ ROLE_WORDS: list[tuple[str, tuple[str, ...]]] = [
         ),
     ),
     ("seats", ("seats", "کرسی", "escaños", "escanos", "мандат")),
-    ("votes", ("votes", "vote", "آرا", "رای", "رأی", "votos", "голоса", "голосов")),
+    ("votes", ("votes", "vote", "آرا", "رای", "رأی", "votos", "голоса")),
     (
         "outcome",
         (
@@ -92,7 +94,7 @@ ROLE_WORDS: list[tuple[str, tuple[str, ...]]] = [
             "polling",
             "uik",
             "уик",
-            "участ",
+            "участок",
             "شعبه",
             "صندوق",
             "casilla",
@@ -132,7 +134,7 @@ ROLE_WORDS: list[tuple[str, tuple[str, ...]]] = [
         ),
     ),
 ]
-_SINGLE = ("registered", "invalid", "blank", "valid", "seats", "votes", "outcome")
+_SINGLE = ("registered", "invalid", "blank", "valid", "seats", "votes", "outcome", "station")
 
 
 @dataclass
@@ -150,7 +152,8 @@ def guess_role(column: str) -> str | None:
     for role, words in ROLE_WORDS:
         for w in words:
             wk = name_key(w)
-            if re.search(rf"(?<!\w){re.escape(wk)}", key) if wk.isascii() else wk in key:
+            # at the start of a word ("голосов" not inside "проголосовавшим")
+            if re.search(rf"(?<!\w){re.escape(wk)}", key):
                 return role
     return None
 
@@ -167,6 +170,11 @@ def _is_count_column(values: pl.Series) -> bool:
         except NumberFormatError:
             pass
     return ok >= 0.9 * len(sample)
+
+
+def _first_word(text: str) -> str:
+    words = re.findall(r"\w+", text.casefold())
+    return words[0] if words else ""
 
 
 def _q(text: str) -> str:
@@ -190,6 +198,8 @@ def draft_mapping(
         counted = ("registered", "invalid", "blank", "valid", "cast", "seats", "votes")
         if role in counted and not counts[c]:
             role = None
+        if role in ("outcome", "station", "area") and counts[c] and role != "station":
+            role = None  # an outcome or area column holds names, not counts
         if role is None:
             if counts[c]:
                 role = "candidate"
@@ -200,6 +210,20 @@ def draft_mapping(
             continue
         roles.setdefault(role, []).append(c)
 
+    # counts worded like the ballot-count lines (same first word, "Число …", "Number of …")
+    # are protocol lines, not candidates
+    words = [
+        _first_word(c)
+        for role in ("registered", "valid", "invalid", "blank", "cast")
+        for c in roles.get(role, [])
+    ]
+    if len(words) >= 2:
+        common = max(set(words), key=words.count)
+        if words.count(common) >= 2 and len(common) >= 3:
+            protocol = [c for c in roles.get("candidate", []) if _first_word(c) == common]
+            if protocol:
+                roles["candidate"] = [c for c in roles["candidate"] if c not in protocol]
+                roles["protocol line"] = protocol
     long_form = bool(roles.get("outcome") and roles.get("votes"))
     name = re.sub(r"[^\w.-]+", "-", path.name.split(".")[0]) or "my-mapping"
     lines = [
@@ -275,7 +299,7 @@ def draft_mapping(
             lines.append("candidates = { " + ", ".join(f"{_q(c)} = {_q(c)}" for c in cands) + " }")
         else:
             lines.append("# candidates = { ... }   # no candidate column recognised")
-    for role in ("percent", "ignore"):
+    for role in ("percent", "ignore", "protocol line"):
         for c in roles.get(role, []):
             lines.append(f"# not read ({role}): {_q(c)}")
     for c in unassigned:
