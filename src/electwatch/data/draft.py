@@ -198,8 +198,8 @@ def draft_mapping(
         counted = ("registered", "invalid", "blank", "valid", "cast", "seats", "votes")
         if role in counted and not counts[c]:
             role = None
-        if role in ("outcome", "station", "area") and counts[c] and role != "station":
-            role = None  # an outcome or area column holds names, not counts
+        if role == "outcome" and counts[c]:
+            role = None  # an outcome column holds names, not counts (areas may be codes)
         if role is None:
             if counts[c]:
                 role = "candidate"
