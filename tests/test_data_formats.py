@@ -169,6 +169,8 @@ def test_na_cells_are_missing_not_zero(tmp_path):
     with pytest.raises(ValueError, match="missing counts"):
         r.vote_matrix()
     assert r.frame["cast"][1] == 150  # a published count stays, the missing one is not 0
+    declared = ColumnMapping.from_dict({**STATIONS, "keep_missing": True})
+    assert load_results(path, declared).frame["B"].to_list() == [28, None, 20]
 
 
 def test_skip_empty_rows_are_skipped_counted_and_listed(tmp_path):

@@ -435,7 +435,7 @@ def load_results(
         overrides["pseudo_register_ratio"] = float(pseudo_register_ratio)
     if overrides:
         m = replace(m, **overrides)  # type: ignore[arg-type]
-    keep_missing = bool(keep_missing)
+    keep_missing = m.keep_missing if keep_missing is None else keep_missing
     fast = None if m.thousands_separator else partial(count_columns, m)
     raw = read_table(
         path,
@@ -566,7 +566,8 @@ def _load_wide(
                     column=c,
                     value=raw.frame[c][i] if raw.frame[c][i] not in (None, "") else None,
                     expected=_COUNT_EXPECTED
-                    + " (or --keep-missing to keep such rows with the count missing, never 0)",
+                    + " (or --keep-missing / keep_missing = true in the mapping to keep such "
+                    "rows with the count missing, never 0)",
                 )
             required_missing = required_missing | miss
 

@@ -49,6 +49,7 @@ Example::
     extra = { early = 5 }                    # other counts to keep
     missing_values = ["", "NA"]              # cells meaning "not published" (missing, never 0)
     skip_empty = true                        # rows with no count at all: skipped, listed
+    keep_missing = true                      # a missing count: kept as missing, flagged
     generate_missing_ids = true              # a missing id part gets a generated id, flagged
     encoding = "auto"                        # or utf-8, utf-16, cp1256, cp1251
     delimiter = ","                          # default: detected among , ; tab
@@ -121,6 +122,7 @@ _KNOWN_KEYS = {
     "thousands_separator",
     "missing_values",
     "skip_empty",
+    "keep_missing",
     "generate_missing_ids",
     "encoding",
     "delimiter",
@@ -188,6 +190,7 @@ class ColumnMapping:
     thousands_separator: str | None = None
     missing_values: tuple[str, ...] = DEFAULT_MISSING_VALUES
     skip_empty: bool = False
+    keep_missing: bool = False
     generate_missing_ids: bool = False
     encoding: str = "auto"
     delimiter: str | None = None
@@ -319,6 +322,7 @@ class ColumnMapping:
             thousands_separator=data.get("thousands_separator"),
             missing_values=strings("missing_values", missing_values),
             skip_empty=bool(data.get("skip_empty", False)),
+            keep_missing=bool(data.get("keep_missing", False)),
             generate_missing_ids=bool(data.get("generate_missing_ids", False)),
             encoding=str(data.get("encoding", "auto")),
             delimiter=data.get("delimiter"),
