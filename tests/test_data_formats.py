@@ -117,6 +117,14 @@ def test_a_percentage_in_a_count_column_is_refused(tmp_path):
     rows[1][5] = "45%"
     with pytest.raises(DataValidationError, match="votes for A is a percentage"):
         load_results(write(tmp_path, csv_text(rows)), STATIONS_MAPPING())
+    # a column headed as a percentage, mapped as a count by mistake (Iran 2009 layout)
+    header = [*HEADER[:5], "a", "%"]
+    rows = [[*r[:6], "48.3"] for r in ROWS]
+    with pytest.raises(DataValidationError, match=r"votes for B is a percentage.*count column"):
+        load_results(
+            write(tmp_path, csv_text(rows, header=header)),
+            ColumnMapping.from_dict({**STATIONS, "candidates": {"A": "a", "B": "%"}}),
+        )
 
 
 digit_scripts = st.sampled_from(["0123456789", "۰۱۲۳۴۵۶۷۸۹", "٠١٢٣٤٥٦٧٨٩"])

@@ -80,6 +80,7 @@ DEFAULT_OUTCOME_WORDS: dict[str, tuple[str, ...]] = {
     "cast": ("total", "total votes", "cast", "مجموع آرا", "کل آرا", "votos emitidos"),
     "valid": ("valid", "valid votes", "آرای صحیح", "votos válidos"),
 }
+_PERCENT_HEADER = re.compile(r"%|percent|процент|درصد|porcentaje", re.IGNORECASE)
 _AGAINST_ALL = re.compile(r"против всех|against all|none of the above|contra todos", re.I)
 _ARABIC_OR_SPACES = re.compile(r"[\u0600-\u06ff\u200c-\u200f\u202a-\u202e\u2066-\u2069\ufeff]|\s\s")
 
@@ -281,10 +282,15 @@ def parse_count_column(
                             value=int(text),
                             expected=_COUNT_EXPECTED,
                         ) from None
-                    if "%" in text:
+                    expected = _COUNT_EXPECTED
+                    if "%" in text or _PERCENT_HEADER.search(col):
                         message = f"{role} is a percentage"
+                        expected += (
+                            " (a percentage column is not a count: map the count column it "
+                            "is computed from)"
+                        )
                     raise raw.error(
-                        message, row=i + 1, column=col, value=s[i], expected=_COUNT_EXPECTED
+                        message, row=i + 1, column=col, value=s[i], expected=expected
                     ) from None
             mapped = stripped.replace_strict(table, default=None, return_dtype=pl.Int64)
             parsed = pl.select(pl.when(other).then(mapped).otherwise(parsed)).to_series()
