@@ -510,3 +510,21 @@ def test_a_cec_file_of_another_year_is_recognised_by_its_wording(tmp_path):
     assert r.summary().registered == sum(1000 + i for i in range(1, 41))
     assert r.summary().cast == r.summary().valid + r.summary().invalid
     assert r.winner == "Путин Владимир Владимирович"
+
+
+def test_long_form_register_per_area_as_outcome_rows(tmp_path):
+    """SYNTHETIC: the electorate given as an outcome row in some areas only."""
+    path = tmp_path / "reg.csv"
+    path.write_text(
+        "area,outcome,votes\nX,A,10\nX,B,5\nX,Eligible voters,30\nY,A,3\nY,B,4\n",
+        encoding="utf-8",
+    )
+    m = ColumnMapping.from_dict(
+        {"shape": "long", "areas": {"area": "area"}, "outcome": "outcome", "votes": "votes"}
+    )
+    r = load_results(path, m)
+    assert r.candidates == ["A", "B"] and r.has_register
+    assert r.frame["registered"].to_list() == [30, None]
+    assert r.summary().turnout == pytest.approx(15 / 30)
+    assert r.summary().turnout_excluded == ["Y"]
+    assert r.subset(r.frame["station_id"] == "Y").outcomes["outcome"].to_list() == ["A", "B"]
