@@ -76,6 +76,8 @@ def mapping(tmp_path) -> Path:
         ("broken.xlsx", b"PK\x03\x04 not a workbook"),
         ("broken.parquet", b"PAR1 not parquet"),
         ("ragged.csv", (GOOD + "1,2\n").encode()),
+        ("gzip-named.csv", b"\x1f\x8b\x00\x01"),
+        ("zip-named.csv", zipped(GOOD)),
     ],
 )
 def test_broken_inputs_give_one_line_and_exit_2(tmp_path, mapping, name, payload):

@@ -243,6 +243,13 @@ def read_csv_bytes(
     """Parse CSV bytes into text columns (counts named by ``int_columns`` as Int64 when
     they all parse natively: the fast path; otherwise text, validated later)."""
     sha = hashlib.sha256(data).hexdigest()
+    for magic, kind in ((b"\x1f\x8b", "gzip"), (b"PK\x03\x04", "zip")):
+        if data.startswith(magic):
+            raise DataValidationError(
+                file,
+                f"this is a {kind} archive, not CSV text",
+                expected=f"a file name ending in .{'gz' if kind == 'gzip' else 'zip'}",
+            )
     if _blank(data):
         raise DataValidationError(file, "file is empty", expected="a header row and data rows")
     data, used = to_utf8(data, file, encoding)
@@ -275,7 +282,7 @@ def read_csv_bytes(
                 separator=sep,
                 schema_overrides=dict.fromkeys(ints, pl.Int64),
             )
-        except pl.exceptions.PolarsError:
+        except (pl.exceptions.PolarsError, OSError):
             return pl.read_csv(data, infer_schema=False, separator=sep)
 
     try:
@@ -289,7 +296,7 @@ def read_csv_bytes(
         raise DataValidationError(
             file, f"cannot parse as CSV: {str(exc).splitlines()[0]}"
         ) from None
-    except (ValueError, OverflowError) as exc:  # e.g. a header polars cannot name
+    except (ValueError, OverflowError, OSError) as exc:  # e.g. a header polars cannot name
         raise DataValidationError(file, f"cannot parse as CSV: {exc}") from None
     if frame.width == 0:
         raise DataValidationError(file, "file is empty", expected="a header row and data rows")
