@@ -190,6 +190,7 @@ def integer_percent_tests(
         sim = sims @ m
         pval = (1 + (sim >= obs[None, :] - 1e-9).sum(axis=0)) / (1 + n_mc)
         lo, hi = np.quantile(sim, [0.025, 0.975], axis=0) if n_mc else (exp, exp)
+        sd = sim.std(axis=0) if n_mc else np.zeros_like(exp)
         for i, area in enumerate(g.names):
             if nn[i] == 0:
                 continue
@@ -202,6 +203,7 @@ def integer_percent_tests(
                 "observed": int(obs[i]),
                 "expected": float(exp[i]),
                 "excess": float(excess),
+                "z": float(excess / sd[i]) if sd[i] > 0 else None,
                 "null_95_low": float(lo[i]),
                 "null_95_high": float(hi[i]),
                 "n_mc": n_mc,
