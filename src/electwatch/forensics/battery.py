@@ -383,7 +383,9 @@ def run_battery(
     }
     if compat == "eftoolkit":
         options.update(min_count=0, min_denominator=1, rounding="half_even")
-    data = BatteryInput(results, arr, groups, all_arr, all_groups, clusters, rng, options=options)
+    data = BatteryInput(
+        results, arr, groups, all_arr, all_groups, clusters, rng, options=options, keep=keep
+    )
     out: list[TestResult] = []
     not_applicable: list[NotApplicable] = []
     timings: dict[str, float] = {}

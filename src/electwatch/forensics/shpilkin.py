@@ -106,7 +106,12 @@ def robust_mode(turnout: np.ndarray, weights: np.ndarray, codes: np.ndarray, g: 
     centres = np.arange(0, 1001, 10)
     left = np.clip(centres - 1, 0, 1000)
     right = np.clip(centres + 1, 0, 1000)
+    raw = curve.copy()
     curve[:, centres] = 0.5 * (curve[:, left] + curve[:, right])
+    # where most of an area's votes sit on whole percents the spikes are the grain of
+    # the data (tiny registers, hand-made tables), not anomalies: keep them there
+    grain = curve.sum(axis=1) < 0.5 * raw.sum(axis=1)
+    curve[grain] = raw[grain]
     # bin k (left edge k%) holds fine bins k*10 .. k*10+9 (turnout k.0 to k.95)
     coarse = np.add.reduceat(curve, np.arange(0, 1001, 10), axis=1)[:, :N_BINS]
     smooth = ndimage.gaussian_filter1d(coarse, MODE_SMOOTHING, axis=1, mode="constant")

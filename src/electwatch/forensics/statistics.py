@@ -65,6 +65,8 @@ class BatteryInput:
     clusters: list[AreaGroups | None]
     rng: np.random.Generator
     options: dict[str, Any] = field(default_factory=dict)
+    #: which of the file's units ``arr`` holds (pseudo-units out by default)
+    keep: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     #: filled by statistics for the report (fingerprint, Klimek fits, curves, ...)
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -429,7 +431,14 @@ class KlimekModel(BatteryStatistic):
         single = fit_klimek(fp, alpha=alpha)
         data.extras["klimek_single"] = single
         fit = single
+        # clean shapes per top-level area of the file, whatever levels were asked for
         top = data.groups[1] if len(data.groups) > 1 else None
+        levels = data.results.area_levels
+        if levels and (top is None or top.level != levels[0]):
+            from electwatch.forensics.areas import area_groups
+
+            full = area_groups(data.results, levels[0])
+            top = AreaGroups(full.level, full.codes[data.keep], full.names)
         if top is not None and 2 <= top.n_groups <= 500:
             fit = fit_klimek(fp, top.codes[fp.mask], alpha=single.alpha)
         data.extras["klimek"] = fit
