@@ -63,6 +63,10 @@ TESTS: dict[str, str] = {
     "adjacent_digits": "share of counts whose last two digits are not adjacent "
     "(Beber & Scacco 2012; null 0.72)",
     "share_turnout_slope": "weighted slope of winner's share on turnout",
+    "sobyanin": "EFToolkit's Sobyanin: OLS slope of a candidate's share of ballots cast on "
+    "turnout minus the mean share (descriptive)",
+    "turnout_share_correlation": "correlation of turnout and a candidate's share of "
+    "ballots cast (EFToolkit; descriptive)",
     "blank_rank": "rank of blank ballots among the candidates",
     "invalid_rank": "rank of invalid ballots among the candidates",
 }
@@ -382,7 +386,7 @@ def run_battery(
         "all_candidates": all_candidates,
     }
     if compat == "eftoolkit":
-        options.update(min_count=0, min_denominator=1, rounding="half_even")
+        options.update(min_count=0, min_denominator=1, rounding="half_even", p05s_of="cast")
     data = BatteryInput(
         results, arr, groups, all_arr, all_groups, clusters, rng, options=options, keep=keep
     )

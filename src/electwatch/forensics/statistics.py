@@ -220,10 +220,14 @@ class P05sTest(BatteryStatistic):
         from electwatch.forensics.digits import p05s_test
 
         arr = data.arr
-        subjects = [(f"winner's % of valid ({arr.winner})", arr.winner_votes, arr.valid)]
+        # EFToolkit's percentages are of the ballots cast ("TotalVotes"), electwatch's
+        # of the valid votes (a candidate's published result)
+        of_cast = data.option("p05s_of", "valid") == "cast"
+        den, what = (arr.cast, "ballots cast") if of_cast else (arr.valid, "valid")
+        subjects = [(f"winner's % of {what} ({arr.winner})", arr.winner_votes, den)]
         if data.option("all_candidates", True):
             subjects += [
-                (f"% of valid for {name}", arr.votes[:, j], arr.valid)
+                (f"% of {what} for {name}", arr.votes[:, j], den)
                 for j, name in enumerate(arr.candidates)
                 if j != arr.winner_index
             ]
@@ -281,14 +285,14 @@ class SecondDigitTest(BatteryStatistic):
     def compute(self, data: BatteryInput) -> list[TestResult]:
         from electwatch.forensics.digits import second_digit_test
 
-        arr = data.arr
         return [
             r
+            for subject, counts, _ in _digit_subjects(data)
             for g in data.groups
             for r in second_digit_test(
-                arr.winner_votes,
+                counts,
                 g,
-                subject=f"winner's votes ({arr.winner})",
+                subject=subject,
                 n_bootstrap=data.option("n_bootstrap", 1000),
                 rng=data.rng,
             )
@@ -399,6 +403,37 @@ class ShareTurnoutSlope(BatteryStatistic):
             r
             for g, below in zip(data.groups, data.clusters, strict=True)
             for r in turnout_share_tests(data.arr, g, below, min_stations=self.minimum.n)
+        ]
+
+
+class SobyaninCorrelation(BatteryStatistic):
+    """EFToolkit's "Sobyanin" (OLS slope of a candidate's share of ballots cast on
+    turnout, minus the mean share) and its turnout-share correlation, per candidate.
+    Descriptive: regional political geography moves both in clean elections; the
+    calibrated slope test is ``share_turnout_slope``."""
+
+    name = "sobyanin"
+    tests = ("sobyanin", "turnout_share_correlation")
+    step = "turnout-share regression"
+    kind = DESCRIPTIVE
+    requires = (REGISTER,)
+    minimum = MinimumSample(
+        3,
+        "a slope and a correlation need at least 3 units",
+        "Kalinin & Mebane, EFToolkit (R), BasicElectionForensics",
+    )
+
+    def sample_size(self, data: BatteryInput) -> int:
+        return _n_with_register(data)
+
+    def compute(self, data: BatteryInput) -> list[TestResult]:
+        from electwatch.forensics.regression import sobyanin_tests
+
+        cols = range(data.arr.votes.shape[1]) if data.option("all_candidates", True) else None
+        return [
+            r
+            for g in data.groups
+            for r in sobyanin_tests(data.arr, g, candidates=cols, min_units=self.minimum.n)
         ]
 
 
@@ -513,6 +548,7 @@ BATTERY: tuple[type[BatteryStatistic], ...] = (
     IntegerPercentTest,
     ShpilkinExcess,
     ShareTurnoutSlope,
+    SobyaninCorrelation,
     BlankInvalidRank,
     ArithmeticConsistency,
 )
