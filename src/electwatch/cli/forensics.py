@@ -188,6 +188,20 @@ def write_outputs(
     return files
 
 
+def _alpha(text: str) -> float | None:
+    if text.strip().lower() == "profile":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ForensicsCliError(
+            f"--klimek-alpha must be a number or 'profile', not {text!r}"
+        ) from None
+    if not value > 0:
+        raise ForensicsCliError(f"--klimek-alpha must be positive, not {text}")
+    return value
+
+
 def run(
     file: Path,
     mapping: str | None,
@@ -202,6 +216,7 @@ def run(
     include_pseudo_units: bool = False,
     all_candidates: bool = True,
     compat: str | None = None,
+    klimek_alpha: float | None = 2.0,
 ) -> tuple[ElectionResults, ForensicsReport]:
     from electwatch.data import load_results
     from electwatch.forensics import run_battery
@@ -242,6 +257,7 @@ def run(
             include_pseudo_units=include_pseudo_units,
             all_candidates=all_candidates,
             compat=compat,
+            klimek_alpha=klimek_alpha,
         )
     except (ValueError, KeyError) as exc:  # input the tests cannot work with
         raise ForensicsCliError(f"{file}: {exc}") from None
@@ -267,6 +283,12 @@ def forensics(
         None, "--out", "-o", help="Output folder (default: forensics-<file stem>/)."
     ),
     no_klimek: bool = typer.Option(False, "--no-klimek", help="Skip the Klimek model fit."),
+    klimek_alpha: str = typer.Option(
+        "2",
+        "--klimek-alpha",
+        help="Klimek model's vote-stealing exponent: a number (the paper's 2), or "
+        "'profile' to fit it by profile likelihood over a grid (slower).",
+    ),
     t0: int | None = typer.Option(
         None,
         "--t0",
@@ -318,6 +340,7 @@ def forensics(
             include_pseudo_units=include_pseudo_units,
             all_candidates=not winner_only,
             compat=compat,
+            klimek_alpha=_alpha(klimek_alpha),
         )
         progress("writing results and figures", 0.92)
         data = report.to_dict()

@@ -325,7 +325,7 @@ def run_battery(
     progress: Progress | None = None,
     n_mc: int = 1000,
     klimek: bool = True,
-    klimek_alpha: float = 2.0,
+    klimek_alpha: float | None = 2.0,
     alpha: float = 0.05,
     t0: int | None = None,
     include_pseudo_units: bool = False,
@@ -336,7 +336,9 @@ def run_battery(
 
     ``level``: None = national + every area level; a level name (or list) = national
     + those. ``n_bootstrap``: bootstrap resamples for the digit/share intervals;
-    ``n_mc``: Monte Carlo runs of the integer-percent null; ``t0``: Shpilkin's
+    ``n_mc``: Monte Carlo runs of the integer-percent null; ``klimek_alpha``: the
+    Klimek model's vote-stealing exponent (None: profile likelihood over a grid,
+    about 6x the fit's time); ``t0``: Shpilkin's
     reference turnout (None: the robust mode); ``include_pseudo_units``: keep units
     flagged as pseudo-units in the statistical tests (they always stay in totals and
     checks); ``all_candidates``: digit tests for every candidate, the ballots cast and

@@ -462,7 +462,7 @@ class KlimekModel(BatteryStatistic):
         data.extras["fingerprint"] = fp
         if not data.option("klimek", True):
             return []
-        alpha = data.option("klimek_alpha", 2.0)
+        alpha = data.options.get("klimek_alpha", 2.0)  # None: profiled
         single = fit_klimek(fp, alpha=alpha)
         data.extras["klimek_single"] = single
         fit = single
