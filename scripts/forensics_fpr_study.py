@@ -83,16 +83,37 @@ def _rejections(rows: list[TestResult], test: str, alpha: float = 0.05) -> tuple
     return sum(r.p_value is not None and r.p_value < alpha for r in rows), len(rows)
 
 
-def clean_arrays(n_stations: int, seed: int) -> StationArrays:
+def _areas_within(
+    usable: np.ndarray, regions: np.ndarray, size: int, runs: int, rng: np.random.Generator
+) -> tuple:
+    """Like :func:`_areas`, but each area's units come from one region: the
+    simulator draws each region's turnout and winner's share independently, so over
+    20 regions of one election the two correlate by chance, and an area mixing
+    regions has a real (geographic) slope; a district lies within one region."""
+    parts = []
+    for r in np.unique(regions[usable]):
+        idx = rng.permutation(np.flatnonzero(usable & (regions == r)))
+        k = idx.size // size
+        parts += [idx[i * size : (i + 1) * size] for i in range(k)]
+    order = rng.permutation(len(parts))[:runs]
+    chosen = [parts[i] for i in order]
+    idx = np.concatenate(chosen) if chosen else np.zeros(0, dtype=np.int64)
+    codes = np.repeat(np.arange(len(chosen)), size)
+    return idx, AreaGroups("run", codes, [f"r{i}" for i in range(len(chosen))])
+
+
+def clean_arrays(n_stations: int, seed: int) -> tuple[StationArrays, np.ndarray]:
+    """Station arrays of a clean simulated election and each station's region code."""
     res, _ = simulate_election(ElectionParameters(n_stations=n_stations), seed=seed)
-    return station_arrays(res)
+    regions = np.unique(res.frame["region"].to_numpy(), return_inverse=True)[1]
+    return station_arrays(res), regions
 
 
 def fpr_at_minimum(runs: int, seed: int) -> list[Rate]:
     """Rejection rates of the calibrated tests at their minimum n on clean data."""
     rng = np.random.default_rng(seed)
     need = runs * max(m.n for m in ROW_MINIMUM.values())
-    arr = clean_arrays(max(need * 2, 20_000), seed)
+    arr, regions = clean_arrays(max(need * 3, 20_000), seed)
     out: list[Rate] = []
 
     def add(test: str, subject: str, rows: list[TestResult]) -> None:
@@ -137,16 +158,18 @@ def fpr_at_minimum(runs: int, seed: int) -> list[Rate]:
         "turnout or leader's result",
         integer_percent_tests(_take(arr, idx), [g], n_mc=200, rng=rng),
     )
-    idx, g = _areas(arr.registered > 0, ROW_MINIMUM["share_turnout_slope"].n, runs, rng)
+    m = ROW_MINIMUM["share_turnout_slope"].n
+    idx, g = _areas_within(arr.registered > 0, regions, m, runs, rng)
     add(
         "share_turnout_slope",
-        "winner's share on turnout (HC3)",
+        "winner's share on turnout (HC3), areas within a region",
         turnout_share_tests(_take(arr, idx), g, min_stations=ROW_MINIMUM["share_turnout_slope"].n),
     )
-    idx, g = _areas(arr.registered > 0, ROW_MINIMUM["shpilkin_excess_votes"].n, runs, rng)
+    m = ROW_MINIMUM["shpilkin_excess_votes"].n
+    idx, g = _areas_within(arr.registered > 0, regions, m, runs, rng)
     add(
         "shpilkin_excess_votes",
-        "flag rule (no p-value)",
+        "flag rule (no p-value), areas within a region",
         shpilkin_tests(_take(arr, idx), g, min_stations=ROW_MINIMUM["shpilkin_excess_votes"].n)[0],
     )
     return out

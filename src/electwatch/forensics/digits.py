@@ -244,6 +244,21 @@ def last_digit_tests(
     return out
 
 
+def binomial_mid_p(k: np.ndarray, n: np.ndarray, null: float) -> np.ndarray:
+    """Two-sided mid-p value of a binomial count: twice the smaller tail with half the
+    probability of the observed count (Lancaster 1961, JASA 56:223-234; Agresti 2013,
+    Categorical Data Analysis, 1.4.5). The exact test (whole point probability in the
+    tail) is conservative at small n: at the 50-count minimum of C05s it rejected
+    1.7-2.3% of clean simulated areas at the 5% level, the mid-p 3-6%
+    (docs/forensics-fpr.md)."""
+    k = np.asarray(k)
+    n = np.asarray(n)
+    point = stats.binom.pmf(k, n, null)
+    lower = stats.binom.cdf(k, n, null) - 0.5 * point
+    upper = stats.binom.sf(k, n, null) + 0.5 * point
+    return np.minimum(1.0, 2 * np.minimum(lower, upper))
+
+
 def round_percent(num: np.ndarray, den: np.ndarray, rounding: str = "half_up") -> np.ndarray:
     """round(100 num / den) with integers: ``half_up`` or ``half_even`` (R's round)."""
     up = (200 * num + den) // (2 * den)
@@ -271,8 +286,7 @@ def _share_test(
     n = groups.counts(mask)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = k / n
-    # exact two-sided binomial p-value (doubling the smaller tail)
-    p = np.minimum(1.0, 2 * np.minimum(stats.binom.cdf(k, n, null), stats.binom.sf(k - 1, n, null)))
+    p = binomial_mid_p(k, n, null)
     table = np.stack([n - k, k], axis=1)
     lo, hi, method = bootstrap_mean_ci(table, np.array([0.0, 1.0]), n_bootstrap, rng)
     out = []
@@ -480,8 +494,8 @@ def adjacent_digits_test(
     two digits are independent and uniform, so 70% of counts have non-adjacent last
     two digits (the pair is neither a repeat nor neighbours, 0 and 9 neighbouring:
     70 of the 100 pairs; Beber & Scacco, Washington Post 20 June 2009: "about 70
-    percent"). Statistic: that share; p-value: exact two-sided binomial against
-    0.70, and in ``details`` the one-sided P(share <= observed) they quote.
+    percent"). Statistic: that share; p-value: two-sided binomial mid-p against
+    0.70, and in ``details`` the one-sided exact P(share <= observed) they quote.
     """
     x, ok = _usable_matrix(votes, min_count)
     a, b = (x // 10) % 10, x % 10
@@ -491,7 +505,7 @@ def adjacent_digits_test(
     n = np.bincount(codes[ok], minlength=groups.n_groups)
     k = np.bincount(codes[ok & ~adjacent], minlength=groups.n_groups)
     null = NON_ADJACENT_NULL
-    p = np.minimum(1.0, 2 * np.minimum(stats.binom.cdf(k, n, null), stats.binom.sf(k - 1, n, null)))
+    p = binomial_mid_p(k, n, null)
     strict = np.bincount(codes[ok & ((gap == 1) | (gap == 9))], minlength=groups.n_groups)
     out = []
     for i, area in enumerate(groups.names):
