@@ -426,12 +426,17 @@ def pooled_last_digit_test(
         expected = n[:, None] * 0.1
         chi2 = ((table - expected) ** 2 / expected).sum(axis=1)
     p = stats.chi2.sf(chi2, 9)
+    hi_all = np.argmax(table, axis=1)
+    lo_all = np.argmin(table, axis=1)
+    rows = np.arange(groups.n_groups)
+    p_hi = stats.binom.sf(table[rows, hi_all] - 1, n, 0.1)
+    p_lo = stats.binom.cdf(table[rows, lo_all], n, 0.1)
     out = []
     for i, area in enumerate(groups.names):
         if n[i] == 0:
             continue
         share = table[i] / n[i]
-        lo_d, hi_d = int(np.argmin(table[i])), int(np.argmax(table[i]))
+        lo_d, hi_d = int(lo_all[i]), int(hi_all[i])
         out.append(
             TestResult(
                 test="pooled_last_digit_chi2",
@@ -455,11 +460,9 @@ def pooled_last_digit_test(
                     "digit_shares": share.tolist(),
                     "min_count": min_count,
                     "most_frequent_digit": hi_d,
-                    "p_most_frequent_at_least": float(
-                        stats.binom.sf(table[i, hi_d] - 1, n[i], 0.1)
-                    ),
+                    "p_most_frequent_at_least": float(p_hi[i]),
                     "least_frequent_digit": lo_d,
-                    "p_least_frequent_at_most": float(stats.binom.cdf(table[i, lo_d], n[i], 0.1)),
+                    "p_least_frequent_at_most": float(p_lo[i]),
                     # Monte Carlo at the national level only (~0.05 s each), where the
                     # chi-square's minimum of 50 counts holds
                     "p_extremes": extremes_probability(
@@ -507,6 +510,7 @@ def adjacent_digits_test(
     null = NON_ADJACENT_NULL
     p = binomial_mid_p(k, n, null)
     strict = np.bincount(codes[ok & ((gap == 1) | (gap == 9))], minlength=groups.n_groups)
+    p_at_most = stats.binom.cdf(k, n, null)
     out = []
     for i, area in enumerate(groups.names):
         if n[i] == 0:
@@ -532,7 +536,7 @@ def adjacent_digits_test(
                     "non_adjacent": int(k[i]),
                     "adjacent_strict": int(strict[i]),
                     "repeated": int(n[i] - k[i] - strict[i]),
-                    "p_at_most": float(stats.binom.cdf(k[i], n[i], null)),
+                    "p_at_most": float(p_at_most[i]),
                     "null_definition": "last two digits neither equal nor neighbours "
                     "(0 and 9 neighbours)",
                     "min_count": min_count,

@@ -139,6 +139,15 @@ SHARE_MIN = MinimumSample(
 )
 
 
+def _n_bootstrap(data: BatteryInput, kind: str, g: AreaGroups) -> int:
+    """Bootstrap intervals for the winner everywhere and for the other subjects at the
+    national level; the other subjects' area rows get the normal interval (the
+    bootstrap of every candidate in every region was a third of the battery's time)."""
+    if kind == "winner" or g.n_groups == 1:
+        return int(data.option("n_bootstrap", 1000))
+    return 0
+
+
 def _digit_subjects(data: BatteryInput) -> list[tuple[str, np.ndarray, str]]:
     """(subject, counts, kind) of the digit tests: the national winner first (its
     rows keep the historical subject text), then every other candidate, the ballots
@@ -168,14 +177,14 @@ class LastDigitTests(BatteryStatistic):
         from electwatch.forensics.digits import last_digit_tests
 
         out: list[TestResult] = []
-        for subject, counts, _ in _digit_subjects(data):
+        for subject, counts, kind in _digit_subjects(data):
             for g in data.groups:
                 out += last_digit_tests(
                     counts,
                     g,
                     subject=subject,
                     min_count=data.option("min_count", 10),
-                    n_bootstrap=data.option("n_bootstrap", 1000),
+                    n_bootstrap=_n_bootstrap(data, kind, g),
                     rng=data.rng,
                 )
         return out
@@ -194,14 +203,14 @@ class C05sTest(BatteryStatistic):
         from electwatch.forensics.digits import c05s_test
 
         out: list[TestResult] = []
-        for subject, counts, _ in _digit_subjects(data):
+        for subject, counts, kind in _digit_subjects(data):
             for g in data.groups:
                 out += c05s_test(
                     counts,
                     g,
                     subject=subject,
                     min_count=data.option("min_count", 10),
-                    n_bootstrap=data.option("n_bootstrap", 1000),
+                    n_bootstrap=_n_bootstrap(data, kind, g),
                     rng=data.rng,
                 )
         return out
@@ -234,7 +243,7 @@ class P05sTest(BatteryStatistic):
             if data.has_register:
                 subjects.append(("turnout % (cast of registered)", arr.cast, arr.registered))
         out: list[TestResult] = []
-        for subject, num, den in subjects:
+        for k, (subject, num, den) in enumerate(subjects):
             for g in data.groups:
                 out += p05s_test(
                     num,
@@ -243,7 +252,7 @@ class P05sTest(BatteryStatistic):
                     subject=subject,
                     min_denominator=data.option("min_denominator", 100),
                     rounding=data.option("rounding", "half_up"),
-                    n_bootstrap=data.option("n_bootstrap", 1000),
+                    n_bootstrap=_n_bootstrap(data, "winner" if k == 0 else "other", g),
                     rng=data.rng,
                 )
         return out
@@ -287,13 +296,13 @@ class SecondDigitTest(BatteryStatistic):
 
         return [
             r
-            for subject, counts, _ in _digit_subjects(data)
+            for subject, counts, kind in _digit_subjects(data)
             for g in data.groups
             for r in second_digit_test(
                 counts,
                 g,
                 subject=subject,
-                n_bootstrap=data.option("n_bootstrap", 1000),
+                n_bootstrap=_n_bootstrap(data, kind, g),
                 rng=data.rng,
             )
         ]
@@ -574,12 +583,15 @@ def split_by_minimum(rows: list[TestResult]) -> tuple[list[TestResult], list[Not
     """Area rows below their test's minimum n become :class:`NotApplicable`."""
     kept: list[TestResult] = []
     dropped: list[NotApplicable] = []
+    why: dict[str, str] = {}
     for r in rows:
         minimum = ROW_MINIMUM.get(r.test)
         if minimum is not None and r.n < minimum.n:
-            reason = f"n = {r.n} is below the minimum of {minimum.n}: {minimum.reason}"
-            if minimum.citation:
-                reason += f" ({minimum.citation})"
+            if r.test not in why:
+                why[r.test] = minimum.reason + (
+                    f" ({minimum.citation})" if minimum.citation else ""
+                )
+            reason = f"n = {r.n} is below the minimum of {minimum.n}: {why[r.test]}"
             dropped.append(
                 NotApplicable(
                     r.test,
