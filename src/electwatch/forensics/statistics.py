@@ -99,6 +99,27 @@ REGISTER = Requirement("register", "a register (eligible voters) per unit", _has
 TWO_CANDIDATES = Requirement("candidates", "at least two candidates", _two_candidates)
 
 
+def _stands(results: ElectionResults) -> np.ndarray | None:
+    """Units x candidates: on the unit's ballot, from the loader's long form when it
+    has one (``results.stands(candidate)``), else None (one list everywhere)."""
+    stands = getattr(results, "stands", None)
+    if stands is None or getattr(results, "outcomes", None) is None:
+        return None
+    return np.stack([np.asarray(stands(c), dtype=bool) for c in results.candidates], axis=1)
+
+
+def _station_rows(data: BatteryInput) -> bool:
+    # the loader marks area tables (provinces, constituencies) with level "area"
+    return getattr(data.results, "level", "station") == "station"
+
+
+STATION_ROWS = Requirement(
+    "station_rows",
+    "rows that are polling stations (this table's rows are areas)",
+    _station_rows,
+)
+
+
 def _n_with_register(data: BatteryInput) -> int:
     return int(np.sum((data.arr.registered > 0) & np.isfinite(data.arr.turnout())))
 
@@ -316,7 +337,7 @@ class TurnoutShape(BatteryStatistic):
     tests = ("turnout_skewness", "turnout_kurtosis", "turnout_dip")
     step = "turnout shape"
     kind = DESCRIPTIVE
-    requires = (REGISTER,)
+    requires = (REGISTER, STATION_ROWS)
     minimum = MinimumSample(
         20,
         "the kurtosis test's normal approximation needs n >= 20",
@@ -343,7 +364,7 @@ class IntegerPercentTest(BatteryStatistic):
     name = "integer_percent"
     tests = ("integer_percent",)
     step = "integer percentages"
-    requires = (REGISTER,)
+    requires = (REGISTER, STATION_ROWS)
     minimum = MinimumSample(
         100,
         "the Monte Carlo p-value of the count of integer-percent units is discrete; from "
@@ -366,7 +387,7 @@ class ShpilkinExcess(BatteryStatistic):
     name = "shpilkin_excess_votes"
     tests = ("shpilkin_excess_votes",)
     step = "Shpilkin excess votes"
-    requires = (REGISTER, TWO_CANDIDATES)
+    requires = (REGISTER, STATION_ROWS, TWO_CANDIDATES)
     minimum = MinimumSample(
         30,
         "the votes-by-turnout curves need units spread over the turnout range; with fewer "
@@ -451,7 +472,7 @@ class KlimekModel(BatteryStatistic):
     tests = ("klimek_fi", "klimek_fe", "klimek_fi_single_blob", "klimek_fe_single_blob")
     step = "fingerprint and Klimek fit"
     kind = ESTIMATE
-    requires = (REGISTER,)
+    requires = (REGISTER, STATION_ROWS)
     minimum = MinimumSample(
         50,
         "the mixture fit of the fingerprint needs at least 50 units of >= 100 registered",
@@ -524,7 +545,8 @@ class BlankInvalidRank(BatteryStatistic):
     def compute(self, data: BatteryInput) -> list[TestResult]:
         from electwatch.forensics.blank_invalid import blank_invalid_tests
 
-        return [r for g in data.all_groups for r in blank_invalid_tests(data.all_arr, g)]
+        stands = _stands(data.results)
+        return [r for g in data.all_groups for r in blank_invalid_tests(data.all_arr, g, stands)]
 
 
 class ArithmeticConsistency(BatteryStatistic):
