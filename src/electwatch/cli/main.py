@@ -6,10 +6,9 @@ from pathlib import Path
 
 import polars as pl
 import typer
-from rich.table import Table
 
 from electwatch import __version__
-from electwatch.cli.common import console, out, print_json, progress_bar, user_errors
+from electwatch.cli.common import out, print_json, progress_bar, user_errors
 
 app = typer.Typer(
     help="electwatch: turnout from observations, forensics on official results, claims, "
@@ -30,55 +29,6 @@ def _root(
     if version:
         out.print(f"electwatch {__version__}")
         raise typer.Exit()
-
-
-@app.command()
-def validate(
-    file: Path = typer.Argument(..., help="Results file: CSV (.csv/.zip/.gz), Parquet or Excel."),
-    mapping: str | None = typer.Option(
-        None, "--mapping", "-m", help="Mapping TOML file or built-in name (see `mappings`)."
-    ),
-    allow_inconsistent: bool = typer.Option(
-        False, help="Keep stations whose votes exceed ballots cast (flagged) instead of failing."
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
-) -> None:
-    """Load and validate a results file; print totals and the warnings (kept, flagged rows)."""
-    from electwatch.data import load_results
-
-    with user_errors():
-        results = load_results(file, mapping, allow_inconsistent=allow_inconsistent)
-    summary = results.summary()
-    if as_json:
-        print_json(results.to_dict())
-        return
-    table = Table(title=f"{summary.election} — {summary.contest}", show_header=False)
-    table.add_row("stations", f"{summary.stations:,}")
-    table.add_row("stations abroad", f"{summary.stations_abroad:,}")
-    if summary.registered is not None:
-        table.add_row("registered voters", f"{summary.registered:,}")
-    table.add_row("ballots cast", f"{summary.cast:,}")
-    if summary.turnout is not None:
-        table.add_row("turnout", f"{summary.turnout:.2%}")
-    for name, votes in sorted(summary.candidate_votes.items(), key=lambda kv: -kv[1]):
-        table.add_row(name, f"{votes:,} ({votes / max(summary.cast, 1):.2%} of cast)")
-    if summary.synthetic:
-        table.add_row("data", "[bold yellow]SYNTHETIC[/]")
-    out.print(table)
-    for w in summary.warnings:
-        console.print(
-            f"[yellow]warning[/] {w.code}: {w.count:,} stations — {w.message} "
-            f"(e.g. rows {', '.join(map(str, w.example_rows))})"
-        )
-
-
-@app.command()
-def mappings() -> None:
-    """List the built-in column mappings."""
-    from electwatch.data import builtin_mappings
-
-    for name, path in sorted(builtin_mappings().items()):
-        out.print(f"{name}\t{path}")
 
 
 @simulate_app.command("election")
@@ -187,7 +137,7 @@ def _register_plugins() -> None:
     """Commands that live beside their capability's CLI module."""
     import importlib
 
-    for name in ("forensics", "estimate", "claims", "report", "serve"):
+    for name in ("data", "forensics", "estimate", "claims", "report", "serve"):
         try:
             module = importlib.import_module(f"electwatch.cli.{name}")
         except ModuleNotFoundError as exc:

@@ -1,20 +1,52 @@
-"""The election data model.
+"""The election data model: one results object for three shapes of tables.
 
-Election -> contest (with round) -> area hierarchy (any depth) -> polling station.
+Election -> contest (with round) -> area hierarchy (any depth) -> unit (a polling
+station, or an area when only area totals are published).
 
-Station-level results are held column-wise in a :class:`polars.DataFrame` (one row
-per station) inside :class:`ElectionResults`; typed accessors hand out numpy
-arrays for the statistics code. Canonical column names:
+API for the statistics code (forensics, turnout, reports)
+--------------------------------------------------------
+An :class:`ElectionResults` holds one row per *unit* in ``frame`` (polars) and answers:
+
+``results.level``            ``"station"`` (rows are polling stations) or ``"area"``
+                             (rows are constituencies/provinces: long-form and summary
+                             tables). Station-level statistics should refuse ``"area"``.
+``results.has_register``     True when at least one unit has a registered-voter count.
+                             Without one (Iran: no station rolls) the ``registered``
+                             column is all null — never zeros — and
+                             ``results.register_level`` says ``"unit"``, ``"national"``
+                             (only ``national_registered`` is known) or ``None``.
+``results.registered``       float array, NaN where a unit has no register (missing).
+``results.has_blank`` / ``results.has_invalid``   whether those counts were published.
+``results.outcomes_per_area()``  ``{area id: [outcomes on its ballot]}`` (long form:
+                             each area its own candidate list; wide: every candidate).
+``results.stands(candidate)``  bool array: the candidate was on the unit's ballot
+                             (wide tables: all true; long form: only where listed — the
+                             vote columns hold 0 elsewhere, so use this mask).
+``results.outcomes``         long form only: ``area_id, <area levels>, outcome, kind,
+                             votes`` (kind: candidate, blank, invalid, against_all).
+``results.against_all``      candidate columns that are "against all" outcomes.
+``results.pseudo_unit``      bool array: units that are not polling stations (remote
+                             e-voting, abroad, ships, hospitals, or a register above
+                             ``pseudo_register_ratio`` x the median); they are kept in
+                             every total; exclude them with ``results.subset(~mask)``.
+``results.missing_counts``   bool array: a count of the unit is missing (null, never 0).
+``results.complete()``       the results without units that have a missing count.
+``results.turnout_units()``  ``(units in the turnout base, units excluded for lack of a
+                             register)``; ``national_turnout()`` uses only the former.
+``results.skipped``          rows skipped by ``--skip-empty`` (row, id).
+
+Canonical columns of ``frame``:
 
 ``row``            1-based data row of the source file (for error messages)
-``station_id``     unique station identifier (string)
+``station_id``     unique unit identifier (string; the area path for area rows)
 area levels        one string column per level, top-down (e.g. ``region``, ``tik``)
-``registered``     registered voters (Int64, null where a country keeps no rolls)
+``registered``     registered voters (Int64, null where not published)
 ``cast``           ballots cast (Int64)
 ``valid`` / ``invalid`` / ``blank``   optional (Int64, null if not published)
-``abroad``         bool
+``seats``          seats of a multi-seat area (Int64; long form with a seats column)
+``abroad`` / ``pseudo_unit``   bool
 candidates         one Int64 column per candidate or party, named as the candidate
-``flag_*``         bool columns set by validation (see :mod:`electwatch.data.validate`)
+``flag_*``         bool columns set by validation (see :mod:`electwatch.data.loaders`)
 """
 
 from __future__ import annotations
@@ -28,7 +60,18 @@ import numpy as np
 import polars as pl
 
 RESERVED_COLUMNS = frozenset(
-    {"row", "station_id", "registered", "cast", "valid", "invalid", "blank", "abroad"}
+    {
+        "row",
+        "station_id",
+        "registered",
+        "cast",
+        "valid",
+        "invalid",
+        "blank",
+        "abroad",
+        "pseudo_unit",
+        "seats",
+    }
 )
 
 
@@ -107,8 +150,13 @@ class Contest:
             "name": self.name,
             "round": self.round,
             "candidates": [c.to_dict() for c in self.candidates],
+            # vetting figures only when someone gave them (published counts or
+            # candidate statuses), never derived from a plain list of names
             "vetting": (
-                self.vetting_summary().to_dict() if self.candidates or self.vetting else None
+                self.vetting_summary().to_dict()
+                if self.vetting is not None
+                or any(c.status != CandidateStatus.APPROVED for c in self.candidates)
+                else None
             ),
         }
 
@@ -138,6 +186,8 @@ class SourceInfo:
     mapping: str | None = None
     synthetic: bool = False
     note: str | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -161,6 +211,17 @@ class ValidationWarning:
 
 
 @dataclass(frozen=True)
+class SkippedRow:
+    """A source row skipped because it had no data (``--skip-empty``)."""
+
+    row: int
+    station_id: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class ResultsSummary:
     election: str
     contest: str
@@ -179,6 +240,12 @@ class ResultsSummary:
     synthetic: bool
     area_counts: dict[str, int]
     warnings: list[ValidationWarning]
+    level: str = "station"
+    register_level: str | None = "unit"
+    #: units (ids) left out of the turnout because they have no register
+    turnout_excluded: list[str] = field(default_factory=list)
+    pseudo_units: int = 0
+    skipped_rows: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -199,6 +266,93 @@ class ElectionResults:
     warnings: list[ValidationWarning] = field(default_factory=list)
     attributes: list[str] = field(default_factory=list)
     extra_counts: list[str] = field(default_factory=list)
+    level: str = "station"
+    national_registered: int | None = None
+    skipped: list[SkippedRow] = field(default_factory=list)
+    outcomes: pl.DataFrame | None = None
+    against_all: list[str] = field(default_factory=list)
+    published_totals: pl.DataFrame | None = None
+
+    def _like(self, frame: pl.DataFrame, warnings: list[ValidationWarning]) -> ElectionResults:
+        outcomes = self.outcomes
+        if outcomes is not None:
+            outcomes = outcomes.filter(pl.col("area_id").is_in(frame["station_id"].implode()))
+        return ElectionResults(
+            frame=frame,
+            candidates=self.candidates,
+            area_levels=self.area_levels,
+            election=self.election,
+            contest=self.contest,
+            source=self.source,
+            warnings=warnings,
+            attributes=self.attributes,
+            extra_counts=self.extra_counts,
+            level=self.level,
+            national_registered=None,
+            outcomes=outcomes,
+            against_all=self.against_all,
+        )
+
+    # --- what the statistics code asks ------------------------------------------
+    @property
+    def has_register(self) -> bool:
+        """At least one unit has a registered-voter count."""
+        return self.frame["registered"].null_count() < self.frame.height
+
+    @property
+    def register_level(self) -> str | None:
+        """``"unit"`` (per row), ``"national"`` (only a national figure) or None."""
+        if self.has_register:
+            return "unit"
+        return "national" if self.national_registered is not None else None
+
+    @property
+    def has_blank(self) -> bool:
+        return self.frame["blank"].null_count() < self.frame.height
+
+    @property
+    def has_invalid(self) -> bool:
+        return self.frame["invalid"].null_count() < self.frame.height
+
+    @property
+    def pseudo_unit(self) -> np.ndarray:
+        """Units that are not polling stations (kept in totals)."""
+        if "pseudo_unit" not in self.frame.columns:
+            return np.zeros(self.frame.height, dtype=bool)
+        return self.frame["pseudo_unit"].to_numpy()
+
+    @property
+    def missing_counts(self) -> np.ndarray:
+        if "flag_missing_counts" not in self.frame.columns:
+            return np.zeros(self.frame.height, dtype=bool)
+        return self.frame["flag_missing_counts"].to_numpy()
+
+    def complete(self) -> ElectionResults:
+        """The units with every count present."""
+        return self.subset(~self.missing_counts)
+
+    def outcomes_per_area(self) -> dict[str, list[str]]:
+        """Outcomes on each area's ballot (candidates, then blank/invalid if published)."""
+        if self.outcomes is not None:
+            grouped = self.outcomes.group_by("area_id", maintain_order=True).agg("outcome")
+            return dict(zip(grouped["area_id"], grouped["outcome"].to_list(), strict=True))
+        extra = [k for k, has in (("invalid", self.has_invalid), ("blank", self.has_blank)) if has]
+        return {sid: [*self.candidates, *extra] for sid in self.frame["station_id"]}
+
+    def stands(self, candidate: str) -> np.ndarray:
+        """Bool per unit: ``candidate`` was on that unit's ballot."""
+        if candidate not in self.candidates:
+            raise KeyError(f"no candidate {candidate!r}; candidates are {self.candidates}")
+        if self.outcomes is None:
+            return np.ones(self.frame.height, dtype=bool)
+        areas = self.outcomes.filter(pl.col("outcome") == candidate)["area_id"]
+        return self.frame["station_id"].is_in(areas.implode()).to_numpy()
+
+    def turnout_units(self) -> tuple[list[str], list[str]]:
+        """``(ids in the turnout base, ids excluded because they have no register)``."""
+        has = self.frame["registered"].is_not_null() & (self.frame["registered"] > 0)
+        ids = self.frame["station_id"]
+        return ids.filter(has).to_list(), ids.filter(~has).to_list()
 
     # --- typed accessors -------------------------------------------------------
     @property
@@ -220,7 +374,8 @@ class ElectionResults:
 
     @property
     def has_registers(self) -> bool:
-        return self.frame["registered"].null_count() < self.frame.height
+        """Old name of :attr:`has_register`."""
+        return self.has_register
 
     @property
     def cast(self) -> np.ndarray:
@@ -236,18 +391,28 @@ class ElectionResults:
         return self.frame[candidate].to_numpy()
 
     def vote_matrix(self) -> np.ndarray:
-        """Stations x candidates matrix of votes (int64)."""
+        """Stations x candidates matrix of votes (int64).
+
+        Raises ValueError when a unit has a missing vote count (use :meth:`complete`).
+        """
+        nulls = self.frame.select(pl.col(c).null_count() for c in self.candidates).row(0)
+        if any(nulls):
+            raise ValueError(
+                f"{sum(1 for x in nulls if x)} candidate column(s) have missing counts; "
+                "use results.complete() for the units with every count"
+            )
         return self.frame.select(self.candidates).to_numpy().astype(np.int64, copy=False)
 
     @property
     def candidate_totals(self) -> dict[str, int]:
         sums = self.frame.select(pl.col(c).sum() for c in self.candidates).row(0)
-        return {c: int(s) for c, s in zip(self.candidates, sums, strict=True)}
+        return {c: int(s or 0) for c, s in zip(self.candidates, sums, strict=True)}
 
     @property
     def winner(self) -> str | None:
-        """The candidate with the most votes nationally (the 'leader' of the forensics)."""
-        totals = self.candidate_totals
+        """The candidate with the most votes nationally (the 'leader' of the forensics);
+        an "against all" outcome is not a candidate who can lead."""
+        totals = {c: v for c, v in self.candidate_totals.items() if c not in self.against_all}
         return max(totals, key=totals.__getitem__) if totals else None
 
     @property
@@ -263,8 +428,14 @@ class ElectionResults:
         return t
 
     def national_turnout(self) -> float | None:
-        """Sum of cast over sum of registered, over stations that have a register."""
-        f = self.frame.filter(pl.col("registered").is_not_null())
+        """Sum of cast over sum of registered, over the units that have a register
+        (:meth:`turnout_units` names those left out); with only a national register,
+        all ballots cast over it; None without any register."""
+        if not self.has_register:
+            if self.national_registered:
+                return int(self.frame["cast"].sum()) / self.national_registered
+            return None
+        f = self.frame.filter(pl.col("registered").is_not_null() & (pl.col("registered") > 0))
         if f.height == 0:
             return None
         reg = int(f["registered"].sum())
@@ -272,37 +443,14 @@ class ElectionResults:
 
     # --- slicing --------------------------------------------------------------
     def subset(self, mask: np.ndarray | pl.Series | pl.Expr) -> ElectionResults:
-        frame = self.frame.filter(mask)
-        return ElectionResults(
-            frame=frame,
-            candidates=self.candidates,
-            area_levels=self.area_levels,
-            election=self.election,
-            contest=self.contest,
-            source=self.source,
-            warnings=[],
-            attributes=self.attributes,
-            extra_counts=self.extra_counts,
-        )
+        return self._like(self.frame.filter(mask), [])
 
     def by_area(self, level: str) -> Iterator[tuple[str, ElectionResults]]:
-        """Yield ``(area name, results of its stations)`` for each area of ``level``."""
+        """Yield ``(area name, results of its units)`` for each area of ``level``."""
         if level not in self.area_levels:
             raise KeyError(f"no area level {level!r}; levels are {self.area_levels}")
         for key, part in self.frame.group_by(level, maintain_order=True):
-            yield (
-                str(key[0]),
-                ElectionResults(
-                    frame=part,
-                    candidates=self.candidates,
-                    area_levels=self.area_levels,
-                    election=self.election,
-                    contest=self.contest,
-                    source=self.source,
-                    attributes=self.attributes,
-                    extra_counts=self.extra_counts,
-                ),
-            )
+            yield str(key[0]), self._like(part, [])
 
     # --- summaries ------------------------------------------------------------
     def summary(self) -> ResultsSummary:
@@ -312,13 +460,17 @@ class ElectionResults:
             s = f[col]
             return None if s.null_count() == f.height else int(s.sum())
 
+        excluded = self.turnout_units()[1] if self.has_register else []
+        registered = total("registered")
+        if registered is None and self.national_registered is not None:
+            registered = self.national_registered
         return ResultsSummary(
             election=self.election.name,
             contest=self.contest.name,
             round=self.contest.round,
             stations=f.height,
             stations_abroad=int(f["abroad"].sum()),
-            registered=total("registered"),
+            registered=registered,
             stations_with_register=f.height - f["registered"].null_count(),
             cast=int(f["cast"].sum()),
             valid=total("valid"),
@@ -328,9 +480,22 @@ class ElectionResults:
             candidate_votes=self.candidate_totals,
             winner=self.winner,
             synthetic=self.synthetic,
-            area_counts={lvl: f[lvl].n_unique() for lvl in self.area_levels},
+            area_counts=self._area_counts(),
             warnings=list(self.warnings),
+            level=self.level,
+            register_level=self.register_level,
+            turnout_excluded=excluded,
+            pseudo_units=int(self.pseudo_unit.sum()),
+            skipped_rows=len(self.skipped),
         )
+
+    def _area_counts(self) -> dict[str, int]:
+        """Distinct areas per level, each counted within its parent (two territorial
+        commissions of the same name in two regions are two)."""
+        counts = {}
+        for i, lvl in enumerate(self.area_levels):
+            counts[lvl] = self.frame.select(self.area_levels[: i + 1]).n_unique()
+        return counts
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -338,4 +503,5 @@ class ElectionResults:
             "contest": self.contest.to_dict(),
             "source": self.source.to_dict(),
             "summary": self.summary().to_dict(),
+            "skipped": [s.to_dict() for s in self.skipped],
         }
