@@ -223,3 +223,43 @@ def test_cli_exits_0_on_a_file_without_register(thousand: ElectionResults, tmp_p
         app, ["report", "--results", str(path), "-o", str(tmp_path / "r"), "--quiet"]
     )
     assert rep.exit_code == 0, rep.output
+
+
+# --- an Iran-shaped constituency table (long form) --------------------------------------
+
+LONG_TABLE = """province,constituency,outcome,votes,seats
+P1,C1,Alpha,50000,1
+P1,C1,Blank,30000,1
+P1,C1,Beta,20000,1
+P1,C1,Invalid,5000,1
+P2,C2,Gamma,70000,2
+P2,C2,Delta,60000,2
+P2,C2,Alpha,10000,2
+P2,C2,Blank,8000,2
+P2,C2,Invalid,9000,2
+"""
+
+
+def test_constituency_table_ranks_blank_within_each_list(tmp_path: Path) -> None:
+    """SYNTHETIC constituency table in long form (a list per constituency, blank and
+    invalid as outcome rows): blank ballots rank 2 in C1, where they are second, and
+    every statistic runs or says why not."""
+    path = tmp_path / "majlis.csv"
+    path.write_text(LONG_TABLE, encoding="utf-8")
+    runner = CliRunner()
+    res = runner.invoke(app, ["mappings", "init", str(path), "-o", str(tmp_path)])
+    if res.exit_code != 0:
+        pytest.skip(f"the loader cannot draft a long-form mapping here: {res.output[-200:]}")
+    results = load_results(path)
+    if getattr(results, "outcomes", None) is None:
+        pytest.skip("this loader gives no per-constituency candidate lists")
+    rep = run_battery(results, **FAST)
+    _check_protocol(rep)
+    level = results.area_levels[-1]
+    blank = {r.area.split(" / ")[-1]: r for r in rep.select(test="blank_rank", level=level)}
+    assert blank["C1"].statistic == 2, blank["C1"].reading
+    assert blank["C1"].details["n_candidates"] == 2
+    assert blank["C1"].details["candidates_beaten"] == ["Beta"]
+    assert blank["C2"].statistic == 4 and blank["C2"].details["n_candidates"] == 3
+    invalid = {r.area.split(" / ")[-1]: r for r in rep.select(test="invalid_rank", level=level)}
+    assert invalid["C2"].statistic == 4  # 9,000 behind Alpha's 10,000: last of 4
