@@ -103,7 +103,7 @@ def main() -> int:
         "| published excess | published clean turnout | published clean share | "
         "published integer excess | published fi / fe | time |\n"
     )
-    w("|" + "---|" * 16 + "\n")
+    w("|" + "---|" * 15 + "\n")
     for label, name in FILES:
         path = DATA / name
         if not path.exists():

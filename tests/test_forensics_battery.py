@@ -25,7 +25,9 @@ from electwatch.forensics.types import TestResult
 from electwatch.simulate import ElectionParameters, FraudParameters, simulate_election
 
 #: tests whose result is a fact or a rank, with neither p-value nor interval
-NO_INFERENCE = {"blank_rank", "invalid_rank"}
+# ranks are facts; EFToolkit's Sobyanin and correlation are descriptive numbers with
+# no null value or interval in EFToolkit either
+NO_INFERENCE = {"blank_rank", "invalid_rank", "sobyanin", "turnout_share_correlation"}
 
 
 def test_bh_adjust_by_hand() -> None:
