@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from electwatch.data import load_results
+from electwatch.errors import ElectwatchError
 from electwatch.forensics import run_battery
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -109,7 +110,10 @@ def main() -> int:
         if not path.exists():
             w(f"| {label} | file not found: {path} |" + " |" * 14 + "\n")
             continue
-        w(row(label, path) + "\n")
+        try:
+            w(row(label, path) + "\n")
+        except ElectwatchError as exc:  # say so in the table; never a silent gap
+            w(f"| {label} | could not load: {exc} |" + " |" * 13 + "\n")
         sys.stdout.flush()
     w("\n" + SOURCES)
     return 0
