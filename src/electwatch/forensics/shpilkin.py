@@ -40,6 +40,7 @@ votes), its interval excludes 0 and it is positive across the t0 window.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -192,8 +193,11 @@ def shpilkin_tests(
     clean_t, clean_s = clean(excess)
     lo_t, lo_s = clean(excess + 1.96 * se)  # more excess: lower clean figures
     hi_t, hi_s = clean(excess - 1.96 * se)
-    win_hi_t, win_hi_s = clean(np.nanmin(alts, axis=1))
-    win_lo_t, win_lo_s = clean(np.nanmax(alts, axis=1))
+    with warnings.catch_warnings():
+        # areas without a finite excess in the window (no stations above t0) stay NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        win_hi_t, win_hi_s = clean(np.nanmin(alts, axis=1))
+        win_lo_t, win_lo_s = clean(np.nanmax(alts, axis=1))
     with np.errstate(invalid="ignore", divide="ignore"):
         core_share = ratio / (1 + ratio)
     out: list[TestResult] = []
