@@ -19,6 +19,14 @@ Peak memory is measured in a fresh subprocess per workload:
   loading or simulating the data, for comparison.
 tracemalloc slows NumPy down, so the memory run is never the timed run.
 
+The battery is the full one: digit tests on every candidate, the ballots cast and
+each unit's leader, Beber & Scacco's pooled tests, every area level. CPU time of
+the process (all threads) is printed beside the wall time.
+
+Side by side with EFToolkit (R): the Albania 2013 file of ../shared/peers in
+``--compat eftoolkit`` mode at the national level (the same 21 statistics and 1,000
+resamples that took EFToolkit 122-222 s in R, 27.9 s with 200 resamples; README there).
+
 Baseline in the same process: the second-digit (2BL) test against ``benford_py``
 (``benford.second_digit``) on the same counts (the winner's votes per station); the
 digit frequencies must agree exactly, and the time ratio is printed.
@@ -46,7 +54,7 @@ from _util import SHARED_DATA, median_time
 
 from electwatch.data.model import ElectionResults
 
-DUMA_2011 = SHARED_DATA / "russia-duma-2011.csv.zip"
+DUMA_2011 = SHARED_DATA / "russia-duma-2011.csv.zip"  # 95,225 stations
 TARGETS = {"duma2011": 10.0, "sim1m": 60.0}
 
 
@@ -166,6 +174,57 @@ def time_battery(name: str, results: ElectionResults, repeat: int) -> float:
     return med
 
 
+ALBANIA = SHARED_DATA.parent / "peers" / "albania-2013-precincts.csv"
+ALBANIA_MAPPING = """
+name = "albania-2013"
+election = "Albania 2013"
+contest = "Parliament"
+station_id = 0
+registered = "Registered"
+cast = "Ballots"
+candidates = { C035 = "C035", C050 = "C050" }
+"""
+
+
+def compare_eftoolkit(repeat: int) -> None:
+    """EFToolkit's statistics on Albania 2013 in compat mode, beside R's run time."""
+    import tempfile
+
+    from electwatch.data import load_results
+    from electwatch.forensics import run_battery
+
+    if not ALBANIA.exists():
+        print(f"\nskipped EFToolkit comparison: {ALBANIA} not found")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        mapping = Path(tmp) / "albania.toml"
+        mapping.write_text(ALBANIA_MAPPING, encoding="utf-8")
+        results = load_results(ALBANIA, mapping, allow_inconsistent=True)
+
+    def run() -> Any:
+        return run_battery(
+            results, level="national", compat="eftoolkit", n_bootstrap=1000, n_mc=0,
+            klimek=False,
+        )  # fmt: skip
+
+    times, cpu = [], []
+    for _ in range(repeat):
+        t0, c0 = time.perf_counter(), time.process_time()
+        run()
+        times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    med = statistics.median(times)
+    print(f"\n== EFToolkit side by side: Albania 2013, {results.n_stations:,} precincts")
+    print(
+        f"  electwatch --compat eftoolkit, national, 1,000 resamples: median {med:.2f} s "
+        f"wall, {statistics.median(cpu):.2f} s CPU over {repeat} run(s)"
+    )
+    print(
+        "  EFToolkit (R 4.2.2, ../shared/peers/README.md): 122-222 s with 1,000 "
+        f"resamples, 27.9 s with 200 -> ratio EFToolkit / electwatch >= {122 / med:.0f}x"
+    )
+
+
 def compare_benford(label: str, counts: np.ndarray) -> None:
     """2BL second-digit test: electwatch vs benford_py on the same counts."""
     import benford
@@ -228,6 +287,7 @@ def main() -> int:
     if not DUMA_2011.exists():
         print(f"skipped duma2011: {DUMA_2011} not found")
         workloads.remove("duma2011")
+    compare_eftoolkit(repeat=1 if args.quick else 3)
     for name in workloads:
         t0 = time.perf_counter()
         results = load_workload(name)

@@ -95,11 +95,11 @@ def integer_split(arr: Any) -> dict[str, float]:
 
 
 def run_one(key: str, img: Path, n_bootstrap: int, n_mc: int, seed: int) -> dict[str, Any]:
-    from electwatch.cli.forensics import integer_figure, shpilkin_figure
     from electwatch.data import load_results
-    from electwatch.forensics import fingerprint_figure, run_battery, station_arrays
+    from electwatch.forensics import run_battery, station_arrays
+    from electwatch.reports import figures as figs
 
-    fname, label, leader = ELECTIONS[key]
+    fname, label, _leader = ELECTIONS[key]
     results = load_results(DATA / fname)
     t0 = time.perf_counter()
     rep = run_battery(results, n_bootstrap=n_bootstrap, n_mc=n_mc, seed=seed)
@@ -107,15 +107,17 @@ def run_one(key: str, img: Path, n_bootstrap: int, n_mc: int, seed: int) -> dict
     arr = station_arrays(results)
 
     assert rep.fingerprint is not None
-    fig = fingerprint_figure(
-        rep.fingerprint,
-        title=f"{label}: {leader}\n{rep.fingerprint.n:,} stations >= 100 registered",
-        model=rep.klimek.model_counts if rep.klimek is not None else None,
+    # the figures draw results.json (report.to_dict()) alone, as the CLI's do
+    data = rep.to_dict()
+    figs.forensics_fingerprint_figure(data).savefig(
+        img / f"forensics-{key}-fingerprint.png", bbox_inches="tight"
     )
-    fig.savefig(img / f"forensics-{key}-fingerprint.png", bbox_inches="tight")
     if rep.shpilkin is not None:
-        shpilkin_figure(rep).savefig(img / f"forensics-{key}-shpilkin.png", bbox_inches="tight")
-    integer_figure(arr, label).savefig(img / f"forensics-{key}-integer.png")
+        figs.forensics_shpilkin_figure(data).savefig(
+            img / f"forensics-{key}-shpilkin.png", bbox_inches="tight"
+        )
+    if data.get("integer_histogram"):
+        figs.forensics_integer_figure(data).savefig(img / f"forensics-{key}-integer.png")
 
     # Klimek fits at the alpha of the published fit (the battery fixes alpha = 2)
     from electwatch.forensics import area_groups, fit_klimek

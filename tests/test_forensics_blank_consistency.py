@@ -160,3 +160,37 @@ def test_station_arrays_fall_back_to_candidate_sums_for_valid() -> None:
     assert arr.valid[0] == 70  # A + B + C
     assert np.isnan(station_arrays(hand_results(ROWS)).blank).sum() == 0
     assert arr.winner_share()[0] == pytest.approx(40 / 70)
+
+
+def test_blank_ranked_within_each_constituencys_own_list() -> None:
+    """An Iran-shaped constituency table (SYNTHETIC): each constituency has its own
+    candidates; blank ballots are ranked among the candidates standing there, not
+    among every name of the country. Constituency A (candidates X, Y): X 500, blank
+    300, Y 100 -> blank rank 2 of 3. Constituency B (candidates Z, W): Z 900, W 800,
+    blank 50 -> rank 3 of 3. Against one national list, A's blank ballots would also
+    "beat" Z and W, who are not on A's ballot."""
+    from electwatch.forensics.areas import AreaGroups, StationArrays
+    from electwatch.forensics.blank_invalid import blank_invalid_tests
+
+    votes = np.array([[500, 100, 0, 0], [0, 0, 900, 800]])
+    blank = np.array([300.0, 50.0])
+    arr = StationArrays(
+        registered=np.array([2000.0, 3000.0]),
+        cast=votes.sum(axis=1) + blank,
+        valid=votes.sum(axis=1).astype(float),
+        invalid=np.full(2, np.nan),
+        blank=blank,
+        votes=votes,
+        candidates=["X", "Y", "Z", "W"],
+        winner_index=2,
+        runner_up_index=3,
+    )
+    stands = np.array([[True, True, False, False], [False, False, True, True]])
+    groups = AreaGroups("constituency", np.array([0, 1]), ["A", "B"])
+    rows = {r.area: r for r in blank_invalid_tests(arr, groups, stands)}
+    assert rows["A"].statistic == 2 and rows["A"].details["n_candidates"] == 2
+    assert rows["A"].details["candidates_beaten"] == ["Y"]
+    assert rows["B"].statistic == 3 and rows["B"].details["candidates_beaten"] == []
+    # without the lists, A's blank ballots would "beat" Z and W, who did not stand there
+    naive = {r.area: r for r in blank_invalid_tests(arr, groups)}
+    assert naive["A"].details["candidates_beaten"] == ["Y", "Z", "W"]

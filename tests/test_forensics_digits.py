@@ -116,7 +116,9 @@ def test_c05s_on_hand_array() -> None:
     assert r.n == 9
     assert r.details["hits"] == 4  # 10, 15, 40, 55
     assert r.statistic == pytest.approx(4 / 9)
-    p_hand = min(1.0, 2 * min(stats.binom.cdf(4, 9, 0.2), stats.binom.sf(3, 9, 0.2)))
+    # two-sided mid-p: the observed count's probability counts half in each tail
+    half = 0.5 * stats.binom.pmf(4, 9, 0.2)
+    p_hand = min(1.0, 2 * min(stats.binom.cdf(4, 9, 0.2) - half, stats.binom.sf(4, 9, 0.2) + half))
     assert r.p_value == pytest.approx(p_hand)
     assert r.null_value == 0.2
 
@@ -173,3 +175,50 @@ def test_per_area_results_equal_separate_runs_and_many_areas_use_normal_ci() -> 
     r0 = c05s_test(counts, gm, n_bootstrap=100)[0]
     assert r0.details["ci_method"].startswith("normal")
     assert r0.ci_low is not None and r0.ci_low <= r0.statistic <= r0.ci_high
+
+
+def test_pooled_and_adjacent_digit_tests_by_hand() -> None:
+    from electwatch.forensics import adjacent_digits_test, pooled_last_digit_test
+
+    votes = np.array([[17, 23], [12, 45], [99, 90], [5, 100]])
+    g = national_groups(4)
+    pooled = pooled_last_digit_test(votes, g)[0]
+    # counts >= 10: 17, 23, 12, 45, 99, 90, 100 -> last digits 7, 3, 2, 5, 9, 0, 0
+    assert pooled.n == 7
+    assert pooled.details["digit_counts"] == [2, 0, 1, 1, 0, 1, 0, 1, 0, 1]
+    expected = np.full(10, 0.7)
+    chi2 = ((np.array(pooled.details["digit_counts"]) - expected) ** 2 / expected).sum()
+    assert pooled.statistic == pytest.approx(chi2)
+    adj = adjacent_digits_test(votes, g)[0]
+    # last two digits: 17 no, 23 adj, 12 adj, 45 adj, 99 repeat, 90 adj (0 and 9), 00 repeat
+    assert adj.n == 7 and adj.details["non_adjacent"] == 1
+    assert adj.details["adjacent_strict"] == 4 and adj.details["repeated"] == 2
+
+
+@pytest.mark.realdata
+def test_beber_scacco_iran_2009_on_the_shared_province_table(iran_2009_path) -> None:
+    """Beber & Scacco, "The Devil Is in the Digits", Washington Post, 20 June 2009:
+    on the four candidates' counts in 29 provinces (116 numbers) the digit 7 ends
+    17% of them and 5 only 4%; 62% have non-adjacent last two digits against ~70%
+    expected; P(a spike >= 17% and a dip <= 4%) < 4 in 100 and P(non-adjacent share
+    this low) < 4.2%. The shared table has 30 provinces (120 numbers; which province
+    they left out is not stated), so the figures are close, not equal (docs)."""
+    from electwatch.data import load_results
+    from electwatch.forensics import run_battery
+
+    rep = run_battery(load_results(iran_2009_path), n_bootstrap=0, n_mc=0, klimek=False)
+    pooled = rep.get("pooled_last_digit_chi2")
+    assert pooled.n == 120
+    shares = pooled.details["digit_shares"]
+    assert (
+        pooled.details["most_frequent_digit"] == 7 and pooled.details["least_frequent_digit"] == 5
+    )
+    assert shares[7] == pytest.approx(19 / 120) and abs(shares[7] - 0.17) < 0.015
+    assert shares[5] == pytest.approx(5 / 120) and abs(shares[5] - 0.04) < 0.005
+    # the joint spike-and-dip probability: theirs "fewer than four in a hundred" at
+    # 17%/4% of 116; ours 6.3% at 15.8%/4.2% of 120 (a smaller spike)
+    assert 0.03 < pooled.details["p_extremes"] < 0.08
+    adj = rep.get("adjacent_digits")
+    assert adj.statistic == pytest.approx(76 / 120)  # 63.3% against their 62%
+    assert adj.null_value == 0.70
+    assert adj.details["p_at_most"] < 0.1  # theirs < 0.042 at 62% of 116

@@ -55,3 +55,30 @@ def test_integer_percent_and_shpilkin_reproduce_published_figures(
     sh = shpilkin_tests(arr, nat)[0][0]
     assert sh.statistic == pytest.approx(published_shpilkin, rel=0.05), sh.reading
     assert sh.flagged
+
+
+@pytest.mark.slow
+def test_2012_flagged_areas_are_calibrated_and_include_integer_percent_and_shpilkin(
+    president_2012_path: Path,
+) -> None:
+    """The report's flagged-area list (issue 12): no descriptive statistic, and regions
+    flagged by the integer-percent and Shpilkin tests are in it."""
+    from electwatch.forensics import run_battery
+    from electwatch.forensics.statistics import CALIBRATED, kind_of
+    from electwatch.reports.sections_forensics import flagged_area_rows
+
+    res = load_results(president_2012_path)
+    rep = run_battery(res, level="region", n_bootstrap=0, n_mc=200, klimek=False)
+    rows = flagged_area_rows(rep)
+    tests = {t.split(" (")[0] for row in rows for t in row["tests"].split("; ")}
+    assert tests and all(kind_of(t) == CALIBRATED for t in tests), tests
+    assert not tests & {
+        "turnout_skewness",
+        "turnout_kurtosis",
+        "turnout_dip",
+        "2bl_second_digit_mean",
+    }
+    regions = [row for row in rows if row["level"] == "region"]
+    assert any("integer_percent" in row["tests"] for row in regions[:40])
+    assert any("shpilkin_excess_votes" in row["tests"] for row in regions[:40])
+    assert [row["rank"] for row in rows] == list(range(1, len(rows) + 1))

@@ -175,3 +175,61 @@ def test_regression_detects_ballot_stuffing() -> None:
     assert r.statistic > 0.2
     assert r.p_value < 0.01
     assert "rises" in r.reading
+
+
+def test_shpilkin_reference_turnout_is_not_captured_by_a_round_number_spike() -> None:
+    """SYNTHETIC: 30% of a clean election's stations stuffed to exactly 80% turnout
+    (every added ballot for the leader): the others' curve peaks at 80 (its raw mode),
+    above its smooth mode near 57%. The robust t0 stays at the smooth mode and the
+    excess is within 5% of the injected ballots; t0 = 80 (where the raw mode lands)
+    misses most of them."""
+    res, _ = simulate_election(ElectionParameters(n_stations=20_000, n_regions=10), seed=5)
+    a = station_arrays(res)
+    rng = np.random.default_rng(1)
+    reg = a.registered.astype(np.int64)
+    cast = a.cast.astype(np.int64)
+    votes = a.votes.copy()
+    reg5 = reg - reg % 5  # 80% of a multiple of 5 is a whole number of ballots
+    candidates = np.flatnonzero((cast < 0.7 * reg5) & (reg5 >= 100))
+    pick = rng.choice(candidates, size=int(0.3 * a.n), replace=False)
+    added = (reg5[pick] * 4) // 5 - cast[pick]
+    reg[pick] = reg5[pick]
+    cast[pick] += added
+    votes[pick, a.winner_index] += added
+    arr = StationArrays(
+        registered=reg.astype(float),
+        cast=cast.astype(float),
+        valid=votes.sum(axis=1).astype(float),
+        invalid=a.invalid,
+        blank=a.blank,
+        votes=votes,
+        candidates=a.candidates,
+        winner_index=a.winner_index,
+        runner_up_index=a.runner_up_index,
+    )
+    injected = float(added.sum())
+    others = votes.sum(axis=1) - votes[:, a.winner_index]
+    raw_curve = np.bincount(np.floor(100 * cast / reg).astype(int), weights=others, minlength=101)
+    assert raw_curve.argmax() == 80  # the spike is the others' raw mode
+    r = shpilkin_tests(arr, national_groups(arr.n))[0][0]
+    assert 50 <= r.details["t0_pct"] <= 65, r.reading
+    assert abs(r.statistic - injected) < 0.05 * injected, (r.statistic, injected)
+    at_spike = shpilkin_tests(arr, national_groups(arr.n), t0=80)[0][0]
+    assert at_spike.details["t0_method"] == "given"
+    assert at_spike.statistic < 0.5 * injected
+    # Shpilkin's headline figures: without the excess, turnout and the leader's share
+    clean_turnout = (cast.sum() - r.statistic) / reg.sum()
+    assert r.details["clean_turnout"] == pytest.approx(clean_turnout)
+    lo, hi = r.details["clean_turnout_ci"]
+    assert lo <= r.details["clean_turnout"] <= hi
+    assert r.details["leader_clean_share"] < r.details["official_leader_share"]
+
+
+def test_shpilkin_sensitivity_curve_spans_every_reference_turnout() -> None:
+    arr = _hand_election()
+    _, curves = shpilkin_tests(arr, national_groups(arr.n))
+    assert curves is not None
+    d = curves.to_dict()
+    assert d["sensitivity_t0"] == list(range(100))
+    assert d["sensitivity_excess"][50] == pytest.approx(10_000)
+    assert d["clean_turnout"] == pytest.approx((arr.cast.sum() - 10_000) / arr.registered.sum())

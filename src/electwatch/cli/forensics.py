@@ -9,7 +9,9 @@ et al. 2012 fingerprint fit, integer percentages, Shpilkin's excess votes, the
 turnout-share regression, blank/invalid ranks, arithmetic consistency; Benjamini-
 Hochberg across the areas of each level), prints a summary table and writes
 ``results.json``, ``results.csv``, ``fingerprint.png``, ``shpilkin.png`` and
-``integer.png`` into the output folder (docs/forensics.md describes every test).
+``integer.png`` into the output folder (docs/forensics.md describes every test). The
+figures are drawn by :mod:`electwatch.reports.figures` from results.json alone; a
+statistic that does not apply is listed with its reason, not drawn.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from electwatch.cli.common import console, out, progress_bar, user_errors
@@ -28,7 +31,7 @@ from electwatch.errors import ElectwatchError
 
 if TYPE_CHECKING:
     from electwatch.data.model import ElectionResults
-    from electwatch.forensics import ForensicsReport, StationArrays, TestResult
+    from electwatch.forensics import ForensicsReport, TestResult
 
 
 class ForensicsCliError(ElectwatchError):
@@ -105,8 +108,12 @@ def summary_table(report: ForensicsReport) -> Table:
     t.add_column("flagged", justify="right", no_wrap=True)
     t.add_column("reading", overflow="fold")  # no min_width: Rich then crops the border
     by_test: dict[str, dict[str, list[TestResult]]] = {}
+    winner_subjects = {r.subject for r in report.results if report.winner in r.subject}
     for r in report.results:
-        by_test.setdefault(r.test, {}).setdefault(r.level, []).append(r)
+        label = r.test
+        if r.subject not in winner_subjects and r.test.startswith(("last_digit", "c05s", "p05s")):
+            label = f"{r.test}: {r.subject}"
+        by_test.setdefault(label, {}).setdefault(r.level, []).append(r)
     for test, levels in by_test.items():
         first = True
         for level in report.levels:
@@ -150,107 +157,49 @@ def write_outputs(
 ) -> dict[str, Path]:
     """results.json, results.csv and the figures; returns what was written.
 
-    ``data``: ``report.to_dict()`` if the caller already has it (it is large);
-    ``results``: the station results, for the integer-percent histogram.
-    """
+    ``data``: ``report.to_dict()`` if the caller already has it (it is large). The
+    figures are drawn from ``data`` alone (:mod:`electwatch.reports.figures`), so every
+    number in them is one of results.json; a figure whose statistic did not apply is
+    not drawn. ``results`` is accepted for backward compatibility and unused."""
+    from electwatch.reports import figures as figs
+
+    del results
+    data = data if data is not None else report.to_dict()
     out_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
     path = out_dir / "results.json"
-    path.write_text(
-        json.dumps(data if data is not None else report.to_dict(), ensure_ascii=False, default=str)
-        + "\n",
-        encoding="utf-8",
-    )
+    path.write_text(json.dumps(data, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
     files["json"] = path
     path = out_dir / "results.csv"
     report.to_frame().write_csv(path)
     files["csv"] = path
-    if report.fingerprint is not None and report.fingerprint.n > 0:
-        from electwatch.forensics import fingerprint_figure
-
-        model = report.klimek.model_counts if report.klimek is not None else None
-        label = "SYNTHETIC: " if report.synthetic else ""
-        fig = fingerprint_figure(
-            report.fingerprint,
-            title=f"{label}{report.election[:60]}\n{report.fingerprint.n:,} stations",
-            model=model,
-        )
-        path = out_dir / "fingerprint.png"
-        fig.savefig(path, bbox_inches="tight")
-        files["fingerprint"] = path
-    if report.shpilkin is not None:
-        path = out_dir / "shpilkin.png"
-        shpilkin_figure(report).savefig(path, bbox_inches="tight")
-        files["shpilkin"] = path
-    if results is not None:
-        from electwatch.forensics import station_arrays
-
-        arr = station_arrays(results)
-        if (arr.cast >= 100).any():
-            path = out_dir / "integer.png"
-            label = "SYNTHETIC: " if report.synthetic else ""
-            integer_figure(arr, f"{label}{report.election[:50]}").savefig(path)
-            files["integer"] = path
+    titles = figs.forensics_figure_titles(data)
+    drawers = {
+        "fingerprint": figs.forensics_fingerprint_figure,
+        "shpilkin": figs.forensics_shpilkin_figure,
+        "integer": figs.forensics_integer_figure,
+    }
+    for key, draw in drawers.items():
+        if key not in titles:
+            continue
+        path = out_dir / f"{key}.png"
+        draw(data).savefig(path, bbox_inches="tight")
+        files[key] = path
     return files
 
 
-def integer_figure(arr: StationArrays, title: str) -> Any:
-    """Stations per 0.1-point bin of turnout and of the leader's result: the spikes at
-    whole, and especially round, percentages of Kobak, Shpilkin & Pshenichnikov (2016).
-
-    Stations with at least 100 ballots cast; the leader's result is a share of all
-    ballots cast, as in the integer-percent test.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import numpy as np
-    from matplotlib.figure import Figure
-
-    ok = (arr.cast >= 100) & (arr.registered > 0)
-    t = 100 * arr.cast[ok] / arr.registered[ok]
-    r = 100 * arr.winner_votes[ok] / arr.cast[ok]
-    edges = np.arange(0, 100.1, 0.1) - 0.05
-    lo = max(0.0, float(np.floor(min(np.quantile(t, 0.01), np.quantile(r, 0.01)) / 5) * 5))
-    fig = Figure(figsize=(8, 4.6), dpi=100)
-    for k, (x, label) in enumerate(((t, "turnout (%)"), (r, "leader's result (% of cast)"))):
-        ax = fig.add_subplot(2, 1, k + 1)
-        h, _ = np.histogram(x, edges)
-        ax.plot((edges[:-1] + edges[1:]) / 2, h, lw=0.6, color="k")
-        for v in range(0, 101, 5):
-            ax.axvline(v, color="tab:red", lw=0.4, alpha=0.4)
-        ax.set_xlim(lo, 100)
-        ax.set_ylabel("stations / 0.1 pt")
-        ax.set_xlabel(label)
-    fig.suptitle(f"{title}: stations with >= 100 ballots cast, 0.1-point bins")
-    fig.tight_layout()
-    return fig
-
-
-def shpilkin_figure(report: ForensicsReport) -> Any:
-    """Votes by 1% turnout bin: leader, others, and the leader's expected curve."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
-
-    c = report.shpilkin
-    assert c is not None
-    fig = Figure(figsize=(6.4, 3.8), dpi=110)
-    ax = fig.add_subplot(1, 1, 1)
-    x = c.turnout_pct
-    ax.plot(x, c.leader / 1e6, color="tab:blue", label=f"leader ({report.winner[:30]})")
-    ax.plot(x, c.others / 1e6, color="tab:gray", label="all others")
-    ax.plot(x, c.expected_leader / 1e6, "--", color="tab:blue", label="leader, expected")
-    ax.fill_between(
-        x, c.expected_leader / 1e6, c.leader / 1e6, where=x > c.t0, color="tab:red", alpha=0.3
-    )
-    ax.axvline(c.t0, color="k", lw=0.6, ls=":")
-    ax.set_xlabel("turnout (%)")
-    ax.set_ylabel("votes per 1% turnout bin (millions)")
-    ax.set_title(f"Shpilkin: {c.excess / 1e6:,.2f} million anomalous votes (t0 = {c.t0}%)")
-    ax.legend(fontsize=8)
-    return fig
+def _alpha(text: str) -> float | None:
+    if text.strip().lower() == "profile":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ForensicsCliError(
+            f"--klimek-alpha must be a number or 'profile', not {text!r}"
+        ) from None
+    if not value > 0:
+        raise ForensicsCliError(f"--klimek-alpha must be positive, not {text}")
+    return value
 
 
 def run(
@@ -263,6 +212,11 @@ def run(
     klimek: bool,
     allow_inconsistent: bool,
     progress: Any,
+    t0: int | None = None,
+    include_pseudo_units: bool = False,
+    all_candidates: bool = True,
+    compat: str | None = None,
+    klimek_alpha: float | None = 2.0,
 ) -> tuple[ElectionResults, ForensicsReport]:
     from electwatch.data import load_results
     from electwatch.forensics import run_battery
@@ -273,6 +227,10 @@ def run(
         raise ForensicsCliError(f"{file}: is a folder, expected a results file")
     if n_bootstrap < 0 or n_mc < 0:
         raise ForensicsCliError("--bootstrap and --mc must be >= 0")
+    if t0 is not None and not 0 <= t0 <= 99:
+        raise ForensicsCliError(f"--t0 must be a whole percent from 0 to 99, not {t0}")
+    if compat not in (None, "eftoolkit"):
+        raise ForensicsCliError(f"--compat must be 'eftoolkit', not {compat!r}")
     progress(f"loading {file.name}", 0.0)
     results = load_results(file, mapping, allow_inconsistent=allow_inconsistent)
     wanted = [lv for lv in levels or [] if lv != "all"]
@@ -295,6 +253,11 @@ def run(
             seed=seed,
             progress=battery_progress,
             klimek=klimek,
+            t0=t0,
+            include_pseudo_units=include_pseudo_units,
+            all_candidates=all_candidates,
+            compat=compat,
+            klimek_alpha=klimek_alpha,
         )
     except (ValueError, KeyError) as exc:  # input the tests cannot work with
         raise ForensicsCliError(f"{file}: {exc}") from None
@@ -320,6 +283,36 @@ def forensics(
         None, "--out", "-o", help="Output folder (default: forensics-<file stem>/)."
     ),
     no_klimek: bool = typer.Option(False, "--no-klimek", help="Skip the Klimek model fit."),
+    klimek_alpha: str = typer.Option(
+        "2",
+        "--klimek-alpha",
+        help="Klimek model's vote-stealing exponent: a number (the paper's 2), or "
+        "'profile' to fit it by profile likelihood over a grid (slower).",
+    ),
+    t0: int | None = typer.Option(
+        None,
+        "--t0",
+        help="Shpilkin's reference turnout in whole percent (default: the mode of the "
+        "others' votes-by-turnout curve with integer-percent spikes removed).",
+    ),
+    include_pseudo_units: bool = typer.Option(
+        False,
+        "--include-pseudo-units",
+        help="Keep pseudo-units (remote e-voting, postal; register > 20x the median or "
+        "the loader's flag) in the statistical tests; they are always in totals.",
+    ),
+    winner_only: bool = typer.Option(
+        False,
+        "--winner-only",
+        help="Digit tests on the winner's counts only (default: every candidate, the "
+        "ballots cast and each unit's leader too).",
+    ),
+    compat: str | None = typer.Option(
+        None,
+        "--compat",
+        help="'eftoolkit': EFToolkit's digit conventions (every count's last digit, every "
+        "denominator, half-even rounding) to compare with the R toolkit.",
+    ),
     allow_inconsistent: bool = typer.Option(
         False, help="Keep stations whose votes exceed ballots cast (flagged) instead of failing."
     ),
@@ -334,7 +327,20 @@ def forensics(
         out_dir = Path(f"forensics-{stem}")
     with user_errors(), progress_bar(quiet or as_json) as progress:
         results, report = run(
-            file, mapping, level, bootstrap, mc, seed, not no_klimek, allow_inconsistent, progress
+            file,
+            mapping,
+            level,
+            bootstrap,
+            mc,
+            seed,
+            not no_klimek,
+            allow_inconsistent,
+            progress,
+            t0=t0,
+            include_pseudo_units=include_pseudo_units,
+            all_candidates=not winner_only,
+            compat=compat,
+            klimek_alpha=_alpha(klimek_alpha),
         )
         progress("writing results and figures", 0.92)
         data = report.to_dict()
@@ -350,8 +356,22 @@ def forensics(
         return
     if not quiet:
         out.print(summary_table(report))
-        for step, message in report.errors.items():
-            console.print(f"[yellow]not run[/] {step}: {message}")
+        for na in report.not_applicable:
+            if na.level in (None, "national"):
+                console.print(f"[yellow]not applicable[/] {escape(str(na))}", highlight=False)
+        n_area_na = sum(na.level not in (None, "national") for na in report.not_applicable)
+        if n_area_na:
+            console.print(
+                f"[yellow]not applicable[/] in {n_area_na:,} area rows (below the test's "
+                "minimum n; listed with reasons in results.json, 'not_applicable')"
+            )
+        pu = report.pseudo_units
+        if pu.get("count"):
+            what = "excluded from" if pu.get("excluded_from_tests") else "kept in"
+            console.print(
+                f"{pu['count']:,} pseudo-units ({escape(str(pu['rule']))}) {what} the "
+                "statistical tests; kept in totals and checks"
+            )
     n_flag = len(report.flagged())
     figures = [str(files[k]) for k in ("fingerprint", "shpilkin", "integer") if k in files]
     out.print(

@@ -12,21 +12,23 @@ from electwatch.forensics.areas import (
     national_groups,
     station_arrays,
 )
-from electwatch.forensics.battery import TESTS, ForensicsReport, run_battery
+from electwatch.forensics.battery import TESTS, ForensicsReport, pseudo_unit_mask, run_battery
 from electwatch.forensics.blank_invalid import blank_invalid_tests
 from electwatch.forensics.consistency import ConsistencyCheck, consistency_tests
 from electwatch.forensics.digits import (
     BENFORD_2ND,
     BENFORD_2ND_MEAN,
     BENFORD_2ND_VAR,
+    adjacent_digits_test,
     c05s_test,
     last_digit,
     last_digit_tests,
     p05s_test,
+    pooled_last_digit_test,
     second_digit,
     second_digit_test,
 )
-from electwatch.forensics.fingerprint import Fingerprint, fingerprint, fingerprint_figure
+from electwatch.forensics.fingerprint import Fingerprint, fingerprint
 from electwatch.forensics.integer_percent import (
     integer_percent_tests,
     integer_probability,
@@ -35,16 +37,19 @@ from electwatch.forensics.integer_percent import (
 from electwatch.forensics.klimek import KlimekFit, fit_klimek
 from electwatch.forensics.multiple import adjust_results, bh_adjust
 from electwatch.forensics.regression import turnout_share_tests
-from electwatch.forensics.shpilkin import ShpilkinCurves, shpilkin_tests
+from electwatch.forensics.shpilkin import ShpilkinCurves, robust_mode, shpilkin_tests
+from electwatch.forensics.statistics import BATTERY, BatteryStatistic, describe_battery
 from electwatch.forensics.turnout_shape import turnout_shape_tests
 from electwatch.forensics.types import TestResult
 
 __all__ = [
+    "BATTERY",
     "BENFORD_2ND",
     "BENFORD_2ND_MEAN",
     "BENFORD_2ND_VAR",
     "TESTS",
     "AreaGroups",
+    "BatteryStatistic",
     "ConsistencyCheck",
     "Fingerprint",
     "ForensicsReport",
@@ -52,14 +57,15 @@ __all__ = [
     "ShpilkinCurves",
     "StationArrays",
     "TestResult",
+    "adjacent_digits_test",
     "adjust_results",
     "area_groups",
     "bh_adjust",
     "blank_invalid_tests",
     "c05s_test",
     "consistency_tests",
+    "describe_battery",
     "fingerprint",
-    "fingerprint_figure",
     "fit_klimek",
     "integer_percent_tests",
     "integer_probability",
@@ -68,6 +74,9 @@ __all__ = [
     "last_digit_tests",
     "national_groups",
     "p05s_test",
+    "pooled_last_digit_test",
+    "pseudo_unit_mask",
+    "robust_mode",
     "run_battery",
     "second_digit",
     "second_digit_test",

@@ -18,11 +18,26 @@ from electwatch.forensics.areas import AreaGroups, StationArrays
 from electwatch.forensics.types import TestResult
 
 
-def blank_invalid_tests(arr: StationArrays, groups: AreaGroups) -> list[TestResult]:
+def blank_invalid_tests(
+    arr: StationArrays, groups: AreaGroups, stands: np.ndarray | None = None
+) -> list[TestResult]:
+    """Ranks of blank and invalid ballots among the candidates of each area.
+
+    ``stands``: units x candidates booleans, whether the candidate was on the unit's
+    ballot (constituency tables: each constituency has its own list, and a candidate
+    of another constituency is not "beaten" by its blank ballots). Without it every
+    candidate counts everywhere (one national list)."""
     g = groups.n_groups
     totals = np.stack(
         [groups.sums(arr.votes[:, j].astype(np.float64)) for j in range(arr.votes.shape[1])], axis=1
     )  # G x C
+    if stands is None:
+        standing = np.ones(totals.shape, dtype=bool)
+    else:
+        standing = np.stack(
+            [groups.sums(stands[:, j].astype(np.float64)) > 0 for j in range(stands.shape[1])],
+            axis=1,
+        )
     out: list[TestResult] = []
     runner = arr.runner_up_index
     for label, col in (("blank", arr.blank), ("invalid", arr.invalid)):
@@ -31,8 +46,8 @@ def blank_invalid_tests(arr: StationArrays, groups: AreaGroups) -> list[TestResu
             continue
         tot = groups.sums(np.nan_to_num(col))
         has = groups.counts(present) > 0
-        beaten = totals < tot[:, None]  # G x C
-        rank = 1 + (totals > tot[:, None]).sum(axis=1)
+        beaten = standing & (totals < tot[:, None])  # G x C
+        rank = 1 + (standing & (totals > tot[:, None])).sum(axis=1)
         station_beats_runner = np.zeros(arr.n, dtype=bool)
         station_beats_national_runner = np.zeros(arr.n, dtype=bool)
         if runner is not None:
@@ -45,7 +60,7 @@ def blank_invalid_tests(arr: StationArrays, groups: AreaGroups) -> list[TestResu
         n_st = groups.counts(present)
         for i in np.flatnonzero(has):
             names = [arr.candidates[j] for j in np.flatnonzero(beaten[i])]
-            n_c = totals.shape[1]
+            n_c = int(standing[i].sum())
             reading = f"{label} ballots ({int(tot[i]):,}) rank {rank[i]} of {n_c + 1}" + (
                 f", ahead of {len(names)} candidate(s): {', '.join(names[:3])}"
                 + ("…" if len(names) > 3 else "")

@@ -3,20 +3,18 @@
 The 2D histogram of station turnout against the winner's share of valid votes,
 1% bins, stations with fewer than 100 registered voters removed. A clean election
 gives one roughly Gaussian blob; incremental fraud smears it towards (100%, 100%)
-and extreme fraud piles stations up in that corner.
+and extreme fraud piles stations up in that corner. The figure is drawn by
+:func:`electwatch.reports.figures.forensics_fingerprint_figure` from results.json.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from electwatch.forensics.areas import StationArrays
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
 
 @dataclass(frozen=True)
@@ -60,9 +58,6 @@ class Fingerprint:
             }
         return d
 
-    def figure(self, title: str | None = None, ax: Any = None) -> Figure:
-        return fingerprint_figure(self, title=title, ax=ax)
-
 
 def fingerprint(arr: StationArrays, *, bins: int = 100, min_registered: int = 100) -> Fingerprint:
     """Turnout x winner-share histogram (Klimek et al. 2012: 1% bins, >= 100 voters)."""
@@ -84,42 +79,3 @@ def fingerprint(arr: StationArrays, *, bins: int = 100, min_registered: int = 10
         arr.registered[ok],
         ok,
     )
-
-
-def fingerprint_figure(
-    fp: Fingerprint, *, title: str | None = None, ax: Any = None, model: np.ndarray | None = None
-) -> Figure:
-    """Heatmap of the fingerprint (log colour scale); optional model contours."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.colors import LogNorm
-    from matplotlib.figure import Figure as MplFigure
-
-    if ax is None:
-        fig = MplFigure(figsize=(5.2, 4.4), dpi=110)
-        ax = fig.add_subplot(1, 1, 1)
-    else:
-        fig = ax.figure
-    data = np.ma.masked_equal(fp.counts.T.astype(float), 0)
-    vmax = max(float(data.max()) if data.count() else 1.0, 1.0)
-    im = ax.imshow(
-        data,
-        origin="lower",
-        extent=(0, 100, 0, 100),
-        aspect="auto",
-        cmap="viridis",
-        norm=LogNorm(vmin=1, vmax=vmax),
-        interpolation="nearest",
-    )
-    if model is not None and model.sum() > 0:
-        centers = (fp.edges[:-1] + fp.edges[1:]) * 50
-        levels = np.quantile(model[model > 0], [0.5, 0.9, 0.99])
-        ax.contour(
-            centers, centers, model.T, levels=np.unique(levels), colors="white", linewidths=0.6
-        )
-    ax.set_xlabel("turnout (%)")
-    ax.set_ylabel(f"winner's share (%)\n{fp.winner[:40]}")
-    ax.set_title(title or f"Election fingerprint ({fp.n:,} stations)")
-    fig.colorbar(im, ax=ax, label="stations")
-    return fig

@@ -39,7 +39,7 @@ The reported SE (0.005-0.03) understates the seed-to-seed spread of fi_hat (~0.0
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -50,6 +50,9 @@ from electwatch.forensics.types import NATIONAL, TestResult
 
 EXTREME_SIGMA = 0.075
 THETA_GRID = (0.08, 0.15, 0.25)
+#: grid of the vote-stealing exponent alpha for its profile likelihood (EFToolkit's
+#: Klimek fit also searches a grid); refined by a parabola through the best point
+ALPHA_GRID = (1.0, 1.5, 2.0, 2.5, 3.0)
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,9 @@ class KlimekFit:
     n_regions: int
     profile: dict[float, float]  # theta -> log-likelihood
     model_counts: np.ndarray  # expected national fingerprint under the fit
+    alpha_fixed: bool = True
+    alpha_profile: dict[float, float] = field(default_factory=dict)  # alpha -> log-lik
+    fi_by_alpha: dict[float, float] = field(default_factory=dict)  # alpha -> fi
 
     def ci(self, which: str) -> tuple[float, float]:
         est, se = (self.fi, self.fi_se) if which == "fi" else (self.fe, self.fe_se)
@@ -89,7 +95,9 @@ class KlimekFit:
             "background": self.background,
             "theta": self.theta,
             "alpha": self.alpha,
-            "alpha_fixed": True,
+            "alpha_fixed": self.alpha_fixed,
+            "alpha_profile": {str(k): v for k, v in self.alpha_profile.items()},
+            "fi_by_alpha": {str(k): v for k, v in self.fi_by_alpha.items()},
             "theta_profile": {str(k): v for k, v in self.profile.items()},
             "clean_turnout_median_over_regions": float(np.median(self.tau)),
             "clean_share_median_over_regions": float(np.median(self.nu)),
@@ -97,7 +105,9 @@ class KlimekFit:
             "log_likelihood": self.log_likelihood,
             "n": self.n,
             "method": "binned ML (EM) on the 1% fingerprint, clean shape per region, "
-            "theta profiled, alpha fixed; SE conditional on the shapes",
+            "theta profiled, alpha "
+            + ("fixed" if self.alpha_fixed else "profiled over a grid")
+            + "; SE conditional on the shapes",
         }
 
     def as_results(self, level: str = NATIONAL, area: str = NATIONAL) -> list[TestResult]:
@@ -121,7 +131,12 @@ class KlimekFit:
                     reading=(
                         f"Klimek model: {est:.1%} of stations with {kind} fraud "
                         f"(95% CI {lo:.1%}-{hi:.1%} conditional on the fitted shapes; "
-                        f"theta {self.theta:.2f}, alpha fixed at {self.alpha:g})"
+                        f"theta {self.theta:.2f}, alpha "
+                        + (
+                            f"fixed at {self.alpha:g})"
+                            if self.alpha_fixed
+                            else f"{self.alpha:.2f} by profile likelihood)"
+                        )
                     ),
                     flagged=bool(lo > threshold),
                     details=self.to_dict(),
@@ -277,7 +292,7 @@ def fit_klimek(
     fp: Fingerprint,
     regions: np.ndarray | None = None,
     *,
-    alpha: float = 2.0,
+    alpha: float | None = 2.0,
     theta: float | None = None,
     iters: int = 20,
     nodes: int = 10,
@@ -286,12 +301,34 @@ def fit_klimek(
     min_region: int = 30,
     bins: int = 50,
 ) -> KlimekFit:
-    """Fit fi, fe (and theta) of the Klimek model to a fingerprint.
+    """Fit fi, fe (and theta, alpha) of the Klimek model to a fingerprint.
 
     ``regions``: area code of every fingerprint station (e.g. the top-level area);
     areas with fewer than ``min_region`` stations are pooled. ``theta`` fixed, or
-    None to profile it over :data:`THETA_GRID` (then refine the best).
+    None to profile it over :data:`THETA_GRID` (then refine the best). ``alpha``
+    fixed (the paper's 2), or None to profile it: theta is first profiled at alpha 2,
+    then alpha over :data:`ALPHA_GRID` at that theta (EM from the alpha-2 fit) and
+    refined by a parabola; ``alpha_profile`` keeps the log-likelihoods.
+
+    How fi depends on alpha: alpha only shapes how much of the other candidates'
+    votes an incrementally frauded station moves to the winner (x^alpha of them);
+    a smaller alpha moves a station further up in share for the same turnout shift,
+    so the same smear of the fingerprint needs fewer frauded stations (lower fi) or
+    a smaller theta. With fi of 0.1-0.3 on the simulator fi moves by a few points
+    across alpha 1.5-2.5 (docs/forensics.md, "Klimek alpha").
     """
+    if alpha is None:
+        return _fit_klimek_profile_alpha(
+            fp,
+            regions,
+            theta=theta,
+            iters=iters,
+            nodes=nodes,
+            x_nodes=x_nodes,
+            smooth=smooth,
+            min_region=min_region,
+            bins=bins,
+        )
     if fp.n < 50:
         raise ValueError("the Klimek fit needs at least 50 stations")
     t, s = fp.turnout, fp.share
@@ -380,4 +417,35 @@ def fit_klimek(
         n_regions=g,
         profile=dict(sorted(profile.items())),
         model_counts=model.reshape(fp.bins, fp.bins),
+    )
+
+
+def _fit_klimek_profile_alpha(
+    fp: Fingerprint, regions: np.ndarray | None, **kwargs: Any
+) -> KlimekFit:
+    """Profile likelihood over alpha (see :func:`fit_klimek`)."""
+    base = fit_klimek(fp, regions, alpha=2.0, **kwargs)
+    fixed = {k: v for k, v in kwargs.items() if k != "theta"}
+    profile: dict[float, KlimekFit] = {2.0: base}
+    for a in ALPHA_GRID:
+        if a not in profile:
+            profile[a] = fit_klimek(fp, regions, alpha=a, theta=base.theta, **fixed)
+    best = max(profile, key=lambda a: profile[a].log_likelihood)
+    grid = sorted(profile)
+    k = grid.index(best)
+    if 0 < k < len(grid) - 1:
+        x3 = np.array(grid[k - 1 : k + 2])
+        y3 = np.array([profile[a].log_likelihood for a in x3])
+        c = np.polyfit(x3, y3, 2)
+        if c[0] < 0:
+            a_new = float(np.clip(-c[1] / (2 * c[0]), x3[0], x3[2]))
+            if all(abs(a_new - a) > 1e-3 for a in grid):
+                profile[a_new] = fit_klimek(fp, regions, alpha=a_new, theta=base.theta, **fixed)
+    best = max(profile, key=lambda a: profile[a].log_likelihood)
+    fit = profile[best]
+    return replace(
+        fit,
+        alpha_fixed=False,
+        alpha_profile={a: profile[a].log_likelihood for a in sorted(profile)},
+        fi_by_alpha={a: profile[a].fi for a in sorted(profile)},
     )

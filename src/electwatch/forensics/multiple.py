@@ -8,6 +8,8 @@ p-value of the i-th smallest of m p-values is min_{j>=i} min(1, m p_(j) / j).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -32,12 +34,24 @@ def bh_adjust(p_values: np.ndarray) -> np.ndarray:
     return out
 
 
-def adjust_results(results: list[TestResult], alpha: float = 0.05) -> list[TestResult]:
-    """BH-adjust p-values within each (test, level, subject) family of areas."""
+def adjust_results(
+    results: list[TestResult],
+    alpha: float = 0.05,
+    calibrated: Callable[[str], bool] | None = None,
+) -> list[TestResult]:
+    """BH-adjust p-values within each (test, level, subject) family of areas.
+
+    ``calibrated(test)``: whether a test enters the flag set; the rows of the others
+    (descriptive statistics) keep their p-value, get no adjusted one and are never
+    flagged. Rows without a p-value keep their own flag rule."""
     families: dict[tuple[str, str, str], list[int]] = defaultdict(list)
-    for i, r in enumerate(results):
-        families[(r.test, r.level, r.subject)].append(i)
     out = list(results)
+    for i, r in enumerate(results):
+        if calibrated is not None and not calibrated(r.test):
+            if r.p_value is not None:
+                out[i] = replace(r, p_adjusted=None, flagged=False)
+            continue
+        families[(r.test, r.level, r.subject)].append(i)
     for idx in families.values():
         p = np.array(
             [np.nan if results[i].p_value is None else results[i].p_value for i in idx], dtype=float

@@ -23,6 +23,8 @@ extra turnout brought).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 from scipy import stats
 
@@ -178,4 +180,77 @@ def turnout_share_tests(
                 },
             )
         )
+    return out
+
+
+def sobyanin_tests(
+    arr: StationArrays,
+    groups: AreaGroups,
+    *,
+    candidates: Iterable[int] | None = None,
+    min_units: int = 3,
+) -> list[TestResult]:
+    """EFToolkit's Sobyanin and turnout-share correlation per area and candidate.
+
+    Kalinin & Mebane's EFToolkit (``BasicElectionForensics``, methods "Sobyanin" and
+    "Correlation"): the unweighted OLS slope of the candidate's share of ballots cast
+    on turnout (cast / registered), minus the candidate's mean share; and Pearson's
+    correlation of the two. Units without a register or without ballots are left
+    out. ``candidates``: column indices (default: the winner only). No p-value: both
+    are descriptive (political geography moves them in clean elections)."""
+    t = arr.turnout()
+    cols = [arr.winner_index] if candidates is None else list(candidates)
+    out: list[TestResult] = []
+    for j in cols:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            s = arr.votes[:, j] / arr.cast
+        ok = np.isfinite(t) & np.isfinite(s) & (arr.cast > 0)
+        codes = groups.codes[ok]
+        x, y = t[ok], s[ok]
+        g = groups.n_groups
+        n = np.bincount(codes, minlength=g).astype(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mx = np.bincount(codes, weights=x, minlength=g) / n
+            my = np.bincount(codes, weights=y, minlength=g) / n
+            dx, dy = x - mx[codes], y - my[codes]
+            sxx = np.bincount(codes, weights=dx * dx, minlength=g)
+            sxy = np.bincount(codes, weights=dx * dy, minlength=g)
+            syy = np.bincount(codes, weights=dy * dy, minlength=g)
+            slope = sxy / sxx
+            r = sxy / np.sqrt(sxx * syy)
+        name = arr.candidates[j]
+        for i, area in enumerate(groups.names):
+            if n[i] < min_units:
+                continue
+            for test, stat, reading in (
+                (
+                    "sobyanin",
+                    slope[i] - my[i],
+                    f"{name}: OLS slope of share on turnout minus mean share "
+                    f"{slope[i] - my[i]:+.3f} (EFToolkit's Sobyanin; n={int(n[i]):,})",
+                ),
+                (
+                    "turnout_share_correlation",
+                    r[i],
+                    f"{name}: correlation of turnout and share {r[i]:+.3f} (n={int(n[i]):,})",
+                ),
+            ):
+                if not np.isfinite(stat):
+                    continue
+                out.append(
+                    TestResult(
+                        test=test,
+                        level=groups.level,
+                        area=area,
+                        subject=f"{name}'s share of ballots cast",
+                        statistic=float(stat),
+                        null_value=None,
+                        p_value=None,
+                        ci_low=None,
+                        ci_high=None,
+                        n=int(n[i]),
+                        reading=reading,
+                        details={"slope": float(slope[i]), "mean_share": float(my[i])},
+                    )
+                )
     return out

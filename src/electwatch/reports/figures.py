@@ -475,3 +475,128 @@ def interval_chart(
 
 def _short(text: str, n: int = 40) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
+
+
+# --- forensics figures drawn from results.json ---------------------------------------
+#
+# ``electwatch forensics`` writes results.json first and draws these from it: every
+# number in a title or label is a value of that file (tests/test_forensics_applicability
+# checks the titles), and a figure whose numbers are not in the file is not drawn.
+
+
+def forensics_figure_titles(data: dict) -> dict[str, str]:
+    """The title of each forensics figure, built only from ``results.json`` values;
+    a figure is absent when its data is (a statistic that did not apply)."""
+    label = "SYNTHETIC: " if data.get("synthetic") else ""
+    name = str(data.get("election", ""))[:60]
+    titles: dict[str, str] = {}
+    fp = data.get("fingerprint")
+    if fp and fp.get("n"):
+        titles["fingerprint"] = f"{label}{name}\nfingerprint, {fp['n']:,} units"
+    sh = data.get("shpilkin_curves")
+    if sh and sh.get("excess") is not None:
+        titles["shpilkin"] = (
+            f"{label}Shpilkin: {sh['excess']:+,.0f} anomalous votes (t0 = {sh['t0']}%)"
+        )
+    ih = data.get("integer_histogram")
+    if ih and ih.get("n"):
+        titles["integer"] = (
+            f"{label}{name[:50]}: {ih['n']:,} units with >= {ih['min_cast']} ballots cast, "
+            "0.1-point bins"
+        )
+    return titles
+
+
+def forensics_fingerprint_figure(data: dict) -> Figure:
+    """Heatmap of the election fingerprint (log colour scale) from results.json's
+    ``fingerprint.cells``, with the fitted Klimek model's contours when present."""
+    from matplotlib.colors import LogNorm
+
+    fp = data["fingerprint"]
+    bins = int(fp["bins"])
+    counts = np.zeros((bins, bins))
+    cells = fp["cells"]
+    counts[cells["turnout_bin"], cells["share_bin"]] = cells["count"]
+    fig = Figure(figsize=(5.2, 4.4), dpi=110)
+    ax = fig.add_subplot(1, 1, 1)
+    masked = np.ma.masked_equal(counts.T, 0)
+    vmax = max(float(masked.max()) if masked.count() else 1.0, 1.0)
+    im = ax.imshow(
+        masked,
+        origin="lower",
+        extent=(0, 100, 0, 100),
+        aspect="auto",
+        cmap="viridis",
+        norm=LogNorm(vmin=1, vmax=vmax),
+        interpolation="nearest",
+    )
+    model = data.get("klimek_model_cells")
+    if model and model.get("expected"):
+        grid = np.zeros((bins, bins))
+        grid[model["turnout_bin"], model["share_bin"]] = model["expected"]
+        centres = (np.arange(bins) + 0.5) * 100 / bins
+        levels = np.unique(np.quantile(grid[grid > 0], [0.5, 0.9, 0.99]))
+        ax.contour(centres, centres, grid.T, levels=levels, colors="white", linewidths=0.6)
+    ax.set_xlabel("turnout (%)")
+    ax.set_ylabel(f"winner's share (%)\n{str(fp.get('winner', ''))[:40]}")
+    ax.set_title(forensics_figure_titles(data)["fingerprint"])
+    fig.colorbar(im, ax=ax, label="units")
+    return fig
+
+
+def forensics_shpilkin_figure(data: dict) -> Figure:
+    """Votes by 1% turnout bin (leader, others, leader expected) and, below, the
+    excess for every reference turnout t0 (the sensitivity curve), both from
+    results.json's ``shpilkin_curves``."""
+    c = data["shpilkin_curves"]
+    x = np.asarray(c["turnout_pct"], dtype=float)
+    lead = np.asarray(c["leader"], dtype=float)
+    oth = np.asarray(c["others"], dtype=float)
+    exp = np.asarray(c["expected_leader"], dtype=float)
+    fig = Figure(figsize=(6.4, 6.0), dpi=110)
+    ax = fig.add_subplot(2, 1, 1)
+    ax.plot(x, lead, color=BLUE, label=f"leader ({str(data.get('winner', ''))[:30]})")
+    ax.plot(x, oth, color=GREY, label="all others")
+    ax.plot(x, exp, "--", color=BLUE, label="leader, expected")
+    ax.fill_between(x, exp, lead, where=x > c["t0"], color=VERMILLION, alpha=0.3)
+    ax.axvline(c["t0"], color="k", lw=0.6, ls=":")
+    ax.set_xlabel("turnout (%)")
+    ax.set_ylabel("votes per 1% bin")
+    ax.set_title(forensics_figure_titles(data)["shpilkin"])
+    ax.legend(fontsize=8)
+    sens_x = np.asarray(c.get("sensitivity_t0", []), dtype=float)
+    sens_y = np.asarray(c.get("sensitivity_excess", []), dtype=float)
+    ax2 = fig.add_subplot(2, 1, 2)
+    if sens_x.size:
+        ax2.plot(sens_x, sens_y, color=VERMILLION)
+        ax2.axvline(c["t0"], color="k", lw=0.6, ls=":")
+        ax2.axhline(0, color=GREY, lw=0.5)
+    ax2.set_xlabel("reference turnout t0 (%)")
+    ax2.set_ylabel("excess votes")
+    ax2.set_title("sensitivity: the excess for every t0", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def forensics_integer_figure(data: dict) -> Figure:
+    """Units per 0.1-point bin of turnout and of the leader's result (% of ballots
+    cast): the integer-percent spikes of Kobak, Shpilkin & Pshenichnikov (2016),
+    from results.json's ``integer_histogram``."""
+    ih = data["integer_histogram"]
+    x = np.asarray(ih["bin_centres_pct"], dtype=float)
+    fig = Figure(figsize=(8, 4.6), dpi=100)
+    series = (("turnout", "turnout (%)"), ("leader_result", "leader's result (% of cast)"))
+    nonzero = [x[np.asarray(ih[k]) > 0] for k, _ in series]
+    lows = [float(np.quantile(v, 0.01)) for v in nonzero if v.size]
+    lo = max(0.0, float(np.floor(min(lows) / 5) * 5)) if lows else 0.0
+    for k, (key, label) in enumerate(series):
+        ax = fig.add_subplot(2, 1, k + 1)
+        ax.plot(x, ih[key], lw=0.6, color="k")
+        for v in range(0, 101, 5):
+            ax.axvline(v, color=VERMILLION, lw=0.4, alpha=0.4)
+        ax.set_xlim(lo, 100)
+        ax.set_ylabel("units / 0.1 pt")
+        ax.set_xlabel(label)
+    fig.suptitle(forensics_figure_titles(data)["integer"])
+    fig.tight_layout()
+    return fig

@@ -203,36 +203,25 @@ def section_battery(ctx: ReportContext) -> Section:
                 max_rows=80,
             )
         )
-    flagged = [r for r in rep.results if r.flagged and r.level != NATIONAL]
-    if flagged:
-        ff = pl.DataFrame(
-            [
-                {
-                    "test": r.test,
-                    "level": r.level,
-                    "area": r.area,
-                    "statistic": r.statistic,
-                    "null": r.null_value,
-                    "p_adjusted": r.p_adjusted,
-                    "n": r.n,
-                    "reading": r.reading,
-                }
-                for r in flagged
-            ],
-            infer_schema_length=None,
-        ).sort(["level", "p_adjusted", "test"], nulls_last=True)
+    ranked = flagged_area_rows(rep)
+    if ranked:
+        ff = pl.DataFrame(ranked, infer_schema_length=None)
         top_level = rep.levels[1] if len(rep.levels) > 1 else None
         shown = (ff.filter(pl.col("level") == top_level) if top_level else ff).select(
-            "test", "area", "p_adjusted", "reading"
-        )
+            "rank", "area", "calibrated_flags", "integer_percent_z", "shpilkin_excess_share",
+            "tests",
+        )  # fmt: skip
         sec.tables.append(
             ctx.tables.save(
                 ff,
                 "forensics_flagged_areas",
-                f"Flagged areas ({len(flagged):,} in all levels; {top_level or 'all'} shown)",
-                formats={"p_adjusted": _p},
+                f"Flagged areas ({len(ranked):,} in all levels; {top_level or 'all'} shown)",
                 max_rows=MAX_FLAGGED_ROWS,
-                note=f"Shown: level {top_level}, sorted by adjusted p-value." if top_level else "",
+                note="Ranked by the number of calibrated tests flagged after "
+                "Benjamini-Hochberg, ties by the integer-percent z-score, then by the "
+                "Shpilkin excess as a share of the leader's votes (docs/forensics.md, "
+                "'Flags'). Descriptive statistics (turnout skewness, kurtosis, dip, 2BL, "
+                "Sobyanin) never count.",
                 display=shown,
             )
         )
@@ -268,6 +257,24 @@ def section_battery(ctx: ReportContext) -> Section:
             )
         )
     return sec
+
+
+def flagged_area_rows(rep: Any) -> list[dict[str, Any]]:
+    """The battery's ranked flagged areas (``ForensicsReport.flagged_areas``) as table
+    rows: calibrated tests only, the documented ranking rule."""
+    return [
+        {
+            "rank": a["rank"],
+            "level": a["level"],
+            "area": a["area"],
+            "calibrated_flags": a["calibrated_flags"],
+            "integer_percent_z": a["integer_percent_z"],
+            "shpilkin_excess_share": a["shpilkin_excess_share"],
+            "tests": "; ".join(a["tests"]),
+            "other_flags": "; ".join(a["other_flags"]),
+        }
+        for a in rep.flagged_areas()
+    ]
 
 
 # --- fingerprint ----------------------------------------------------------------------
