@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import optimize
 
 from electwatch.forensics.eforensics.model import (
     K_THRESHOLD,
@@ -83,7 +84,9 @@ def starting_points(lik: Likelihood) -> list[np.ndarray]:
     return starts
 
 
-def fd_hessian(grad: Callable[[np.ndarray], np.ndarray], x: np.ndarray, g0: np.ndarray) -> np.ndarray:
+def fd_hessian(
+    grad: Callable[[np.ndarray], np.ndarray], x: np.ndarray, g0: np.ndarray
+) -> np.ndarray:
     """Forward differences of an analytic gradient, symmetrised."""
     p = len(x)
     hess = np.zeros((p, p))
@@ -93,6 +96,43 @@ def fd_hessian(grad: Callable[[np.ndarray], np.ndarray], x: np.ndarray, g0: np.n
         up[j] += h
         hess[:, j] = (grad(up) - g0) / h
     return (hess + hess.T) / 2
+
+
+def interior_mask(lik: Likelihood, ev: Evaluation) -> np.ndarray:
+    """Parameters not on a boundary: the logits of a weight below 1e-6 (its maximum is
+    at pi = 0, where the score does not vanish) and the magnitudes of a class with
+    under one expected station are left out."""
+    blocks = lik.layout.blocks()
+    mask = np.ones(lik.layout.size, dtype=bool)
+    mean_pi = ev.pi.mean(axis=0)
+    counts = ev.class_posterior.sum(axis=0)
+    for c, gamma, mags in (
+        (1, "gamma_incremental", ("beta_iota_m", "beta_iota_s")),
+        (2, "gamma_extreme", ("beta_chi_m", "beta_chi_s")),
+    ):
+        if mean_pi[c] < 1e-6:
+            mask[blocks[gamma]] = False
+        if counts[c] < 1.0:
+            for nm in mags:
+                mask[blocks[nm]] = False
+    return mask
+
+
+def interior_score_statistic(lik: Likelihood, ev: Evaluation, bhhh: np.ndarray) -> float:
+    """g' B^-1 g over the interior parameters (zero at an interior maximum)."""
+    m = interior_mask(lik, ev)
+    g = ev.gradient[m]
+    return float(g @ np.linalg.lstsq(bhhh[np.ix_(m, m)], g, rcond=None)[0])
+
+
+def _modified_newton_step(hess: np.ndarray, gradient: np.ndarray) -> np.ndarray:
+    """Newton step on -H with eigenvalues replaced by their absolute values, floored:
+    flat directions (a magnitude of an empty class) get no large step, and a saddle
+    is left uphill (Gill & Murray's modified Newton)."""
+    lam, vec = np.linalg.eigh(-hess)
+    floor = 1e-8 * max(float(np.abs(lam).max()), 1e-12)
+    lam = np.maximum(np.abs(lam), floor)
+    return vec @ ((vec.T @ gradient) / lam)
 
 
 def maximise(lik: Likelihood, theta0: np.ndarray, max_iterations: int = 100) -> Optimum:
@@ -107,10 +147,11 @@ def maximise(lik: Likelihood, theta0: np.ndarray, max_iterations: int = 100) -> 
     stat = np.inf
     it = 0
     hess: np.ndarray | None = None
+    stalled = 0
     for it in range(1, max_iterations + 1):
         assert ev.scores is not None
         bhhh = ev.scores.T @ ev.scores + 1e-9 * np.eye(p)
-        stat = float(ev.gradient @ np.linalg.lstsq(bhhh, ev.gradient, rcond=None)[0])
+        stat = interior_score_statistic(lik, ev, bhhh)
         if stat / n < SCORE_TOLERANCE:
             break
         step = np.linalg.lstsq(bhhh, ev.gradient, rcond=None)[0]
@@ -118,11 +159,7 @@ def maximise(lik: Likelihood, theta0: np.ndarray, max_iterations: int = 100) -> 
             if hess is None:
                 hess = fd_hessian(lambda t: lik.evaluate(t).gradient, theta, ev.gradient)
                 evaluations += p
-            try:
-                np.linalg.cholesky(-hess)
-                step = np.linalg.solve(-hess, ev.gradient)
-            except np.linalg.LinAlgError:
-                hess = None  # not concave here: keep the scoring step
+            step = _modified_newton_step(hess, ev.gradient)
         step = np.clip(step, -3, 3)
         size = 1.0
         while size > 1e-4:
@@ -142,14 +179,19 @@ def maximise(lik: Likelihood, theta0: np.ndarray, max_iterations: int = 100) -> 
             b = -hess
             bs = b @ s_vec
             sy = -float(s_vec @ y_vec)
-            if sy > 1e-12:
-                b = b - np.outer(bs, bs) / float(s_vec @ bs) + np.outer(y_vec, y_vec) / sy
-                hess = -b
+            sbs = float(s_vec @ bs)
+            if sy > 1e-12 and abs(sbs) > 1e-12:
+                hess = -(b - np.outer(bs, bs) / sbs + np.outer(y_vec, y_vec) / sy)
             else:
                 hess = None
         else:
             hess = None
+        # a weight drifting to zero gains ever less per step: stop when three steps
+        # in a row gain under 1e-6 in log-likelihood
+        stalled = stalled + 1 if trial.loglik - ev.loglik < 1e-6 else 0
         theta, ev = theta + s_vec, trial
+        if stalled >= 3:
+            break
     return Optimum(theta, ev.loglik, it, evaluations, stat)
 
 
@@ -206,6 +248,9 @@ def curvature(lik: Likelihood, theta: np.ndarray, ev: Evaluation) -> Curvature:
         if expected_counts[kind] < 1.0:
             for nm in names:
                 free[blocks[nm]] = False
+    if direct:
+        # a weight at zero: its interval comes from the likelihood ratio (boundary_upper)
+        free[:2] &= x0[:2] >= 1e-6
     idx = np.flatnonzero(free)
     g0 = grad(x0)
     hess = np.zeros((len(idx), len(idx)))
@@ -227,6 +272,27 @@ def curvature(lik: Likelihood, theta: np.ndarray, ev: Evaluation) -> Curvature:
     if direct:
         names = ["pi_incremental", "pi_extreme", *names[2:]]
     return Curvature(names, x0, cov, free, direct)
+
+
+def boundary_upper(ev: Evaluation, c: int, drop: float = 1.92) -> float:
+    """Upper 95% limit of a weight whose estimate is 0: the weight, taken from the
+    clean class with the class densities held at the fit, at which the log-likelihood
+    has fallen by ``drop`` = chi2(1, 0.95) / 2 (conservative at a boundary, where the
+    reference law is the 50:50 mixture of 0 and chi2(1): Self & Liang 1987)."""
+    dens = np.exp(ev.log_class_density - ev.log_class_density.max(axis=1, keepdims=True))
+    pi0 = ev.pi.mean(axis=0)
+    base = float(np.log(dens @ pi0).sum())
+
+    def loss(t: float) -> float:
+        pi = pi0.copy()
+        pi[c] += t
+        pi[0] -= t
+        return float(np.log(dens @ pi).sum()) - base + drop
+
+    hi = float(pi0[0])
+    if loss(hi) > 0:
+        return hi
+    return float(optimize.brentq(loss, 0.0, hi, xtol=1e-10))
 
 
 def parameter_names(lik: Likelihood) -> list[str]:
@@ -303,4 +369,3 @@ def fit_model(
     n = data.n
     converged = best.score_statistic / n < 1e-6 and bool(np.isfinite(best.loglik))
     return RawFit(lik, best.theta, ev, curv, best, results, time.perf_counter() - t0, converged)
-

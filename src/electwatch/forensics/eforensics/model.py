@@ -397,10 +397,7 @@ class Likelihood:
         terms = {"clean": clean, **fraud}
 
         def wsum(key: str) -> np.ndarray:
-            return sum(
-                (post[c] * terms[c][key]).sum(axis=1)
-                for c in CLASSES
-            )
+            return sum((post[c] * terms[c][key]).sum(axis=1) for c in CLASSES)
 
         g_tau = wsum("dtau") * tau * (1 - tau)
         g_nu = wsum("dnu") * nu * (1 - nu)

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from electwatch.forensics.eforensics.fit import Z95, RawFit
+from electwatch.forensics.eforensics.fit import Z95, RawFit, boundary_upper
 from electwatch.forensics.eforensics.model import K_THRESHOLD, magnitude_mean
 
 CAVEAT = (
@@ -202,8 +202,10 @@ class EforensicsFit:
 
         cnt = np.bincount(codes, minlength=g)
         inc, ext = s(self.posterior[:, 1]), s(self.posterior[:, 2])
-        man, sto, win = s(self.expected_manufactured), s(self.expected_stolen), s(
-            self.winner_votes.astype(float)
+        man, sto, win = (
+            s(self.expected_manufactured),
+            s(self.expected_stolen),
+            s(self.winner_votes.astype(float)),
         )
         rows = [
             AreaFraud(str(names[k]), int(cnt[k]), inc[k], ext[k], man[k], sto[k], win[k])
@@ -310,7 +312,45 @@ def dress(
         sub = np.ix_(ok, ok)
         vc = jac[:, ok] @ np.nan_to_num(cov[sub]) @ jac[:, ok].T
         ses = [math.sqrt(max(float(v), 0)) for v in np.diag(vc)]
-    for label, est, s in zip(("clean", "incremental", "extreme"), ests, ses, strict=True):
+    boundary = {}
+    if curv.weights_direct:
+        for c in (1, 2):
+            if not curv.identified[c - 1]:
+                boundary[c] = boundary_upper(ev, c)
+    for c, (label, est, s) in enumerate(
+        zip(("clean", "incremental", "extreme"), ests, ses, strict=True)
+    ):
+        if c in boundary:
+            weights.append(
+                ParameterEstimate(
+                    f"pi_{label}",
+                    "(mean)",
+                    float(est),
+                    math.nan,
+                    0.0,
+                    boundary[c],
+                    True,
+                    "estimate at 0: likelihood-ratio upper limit",
+                )
+            )
+            continue
+        if c == 0 and boundary:
+            s = math.sqrt(sum(float(cov[k - 1, k - 1]) for k in (1, 2) if k not in boundary))
+            if not boundary.keys() ^ {1, 2}:
+                lo = 1 - sum(boundary.values())
+                weights.append(
+                    ParameterEstimate(
+                        f"pi_{label}",
+                        "(mean)",
+                        float(est),
+                        math.nan,
+                        lo,
+                        1.0,
+                        True,
+                        "other weights at 0: from their upper limits",
+                    )
+                )
+                continue
         lo, hi = _ci(float(est), s, 0.0, 1.0)
         weights.append(ParameterEstimate(f"pi_{label}", "(mean)", float(est), s, lo, hi))
     # mean fraud fractions on the natural scale (intercept only; delta method)
