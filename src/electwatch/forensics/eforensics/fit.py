@@ -287,7 +287,8 @@ def boundary_upper(ev: Evaluation, c: int, drop: float = 1.92) -> float:
         pi = pi0.copy()
         pi[c] += t
         pi[0] -= t
-        return float(np.log(dens @ pi).sum()) - base + drop
+        with np.errstate(divide="ignore"):
+            return float(np.log(dens @ pi).sum()) - base + drop
 
     hi = float(pi0[0])
     if loss(hi) > 0:

@@ -296,7 +296,7 @@ def dress(
         c2 = cov[:2, :2]
         var1 = float(c2.sum())
         ests = [1 - pi23.sum(), pi23[0], pi23[1]]
-        ses = [math.sqrt(max(var1, 0)), float(se[0]), float(se[1])]
+        ses = [math.sqrt(var1) if var1 > 0 else math.nan, float(se[0]), float(se[1])]
     else:
         pis = ev.pi.mean(axis=0)
         ests = list(pis)
@@ -315,8 +315,17 @@ def dress(
     boundary = {}
     if curv.weights_direct:
         for c in (1, 2):
-            if not curv.identified[c - 1]:
-                boundary[c] = boundary_upper(ev, c)
+            bad_se = not (math.isfinite(ses[c]) and ses[c] > 0)
+            if not curv.identified[c - 1] or bad_se:
+                # an empty class's magnitudes are not identified (at iota = 0 it is the
+                # clean class): the limit is for fraud of eforensics' prior-centre
+                # magnitudes (iota 0.35, chi 0.85)
+                theta_c = raw.theta.copy()
+                blocks = lik.layout.blocks()
+                for nm in ("beta_iota_m", "beta_iota_s", "beta_chi_m", "beta_chi_s"):
+                    if counts[1 if "iota" in nm else 2] < 1.0:
+                        theta_c[blocks[nm]] = 0.0
+                boundary[c] = boundary_upper(lik.evaluate(theta_c), c)
     for c, (label, est, s) in enumerate(
         zip(("clean", "incremental", "extreme"), ests, ses, strict=True)
     ):
@@ -330,12 +339,13 @@ def dress(
                     0.0,
                     boundary[c],
                     True,
-                    "estimate at 0: likelihood-ratio upper limit",
+                    "estimate at 0: likelihood-ratio upper limit (empty class: magnitudes at eforensics' prior centres)",
                 )
             )
             continue
         if c == 0 and boundary:
-            s = math.sqrt(sum(float(cov[k - 1, k - 1]) for k in (1, 2) if k not in boundary))
+            var = sum(float(cov[k - 1, k - 1]) for k in (1, 2) if k not in boundary)
+            s = math.sqrt(var) if var > 0 else math.nan
             if not boundary.keys() ^ {1, 2}:
                 lo = 1 - sum(boundary.values())
                 weights.append(
