@@ -26,6 +26,7 @@ from electwatch.forensics.digits import (
     second_digit,
     second_digit_test,
 )
+from electwatch.forensics.eforensics import EforensicsFit, EforensicsModel, eforensics
 from electwatch.forensics.fingerprint import Fingerprint, fingerprint, fingerprint_figure
 from electwatch.forensics.integer_percent import (
     integer_percent_tests,
@@ -46,6 +47,8 @@ __all__ = [
     "TESTS",
     "AreaGroups",
     "ConsistencyCheck",
+    "EforensicsFit",
+    "EforensicsModel",
     "Fingerprint",
     "ForensicsReport",
     "KlimekFit",
@@ -58,6 +61,7 @@ __all__ = [
     "blank_invalid_tests",
     "c05s_test",
     "consistency_tests",
+    "eforensics",
     "fingerprint",
     "fingerprint_figure",
     "fit_klimek",
