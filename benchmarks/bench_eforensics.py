@@ -61,15 +61,15 @@ def bench_sim(repeat: int) -> None:
     print("eforensics-bl-sim-2000 (2,000 units), bl, 2 starts, intervals included")
     print(f"  wall: median {med:.3f} s over {len(times)} runs: {[round(t, 3) for t in times]}")
     print(f"  CPU (process time; the wall time on an unloaded core): median {med_cpu:.3f} s")
+    ratio_wall, ratio_cpu = EFORENSICS_SECONDS / med, EFORENSICS_SECONDS / med_cpu
     print(
-        f"  speed-up vs eforensics' {EFORENSICS_SECONDS} s: wall {EFORENSICS_SECONDS / med:.0f}x, CPU {EFORENSICS_SECONDS / med_cpu:.0f}x"
+        f"  speed-up vs eforensics' {EFORENSICS_SECONDS} s: wall {ratio_wall:.0f}x, CPU {ratio_cpu:.0f}x"
     )
     hpd = {r["Parameter"]: (r["HPD.lower"], r["HPD.upper"]) for r in ref.iter_rows(named=True)}
     for k, w in enumerate(fit.weights, start=1):
         lo, hi = hpd[f"pi[{k}]"]
-        print(
-            f"  {w.name}: {w.estimate:.4f} in eforensics HPD [{lo:.4f}, {hi:.4f}]: {lo <= w.estimate <= hi}"
-        )
+        inside = lo <= w.estimate <= hi
+        print(f"  {w.name}: {w.estimate:.4f} in eforensics HPD [{lo:.4f}, {hi:.4f}]: {inside}")
     agree = float((fit.classes == df["z_true"].to_numpy()).mean())
     print(f"  classification agreeing with z_true: {agree:.4f}")
 
@@ -102,9 +102,8 @@ def bench_2011(repeat: int) -> None:
         return
     t0 = time.perf_counter()
     results = load_results(path)
-    print(
-        f"russia-duma-2011: loaded {results.n_stations:,} stations in {time.perf_counter() - t0:.1f} s (not timed)"
-    )
+    loaded = time.perf_counter() - t0
+    print(f"russia-duma-2011: loaded {results.n_stations:,} stations in {loaded:.1f} s (not timed)")
     reg = results.registered
     cast = results.cast.astype(float)
     ok = np.isfinite(reg) & (reg > 0) & (cast <= reg)
@@ -119,12 +118,11 @@ def bench_2011(repeat: int) -> None:
     c0 = time.process_time()
     fit = fit_eforensics(*args, variant="bl")
     cpu = time.process_time() - c0
+    walls = [round(t, 1) for t in times]
     print(
-        f"  bl fit on {int(ok.sum()):,} stations: wall median {med:.1f} s ({[round(t, 1) for t in times]}), CPU {cpu:.1f} s"
+        f"  bl fit on {int(ok.sum()):,} stations: wall median {med:.1f} s {walls}, CPU {cpu:.1f} s"
     )
-    print(
-        f"  converged {fit.converged}, starts agree {fit.starts_agree}, evaluations {fit.evaluations}"
-    )
+    print(f"  converged {fit.converged}, starts agree {fit.starts_agree}, passes {fit.evaluations}")
     print("  weights: " + ", ".join(f"{x.name} {x.estimate:.4f}" for x in fit.weights))
     print(f"  peak RSS {peak_rss_mb():.0f} MB (after loading: {rss_before:.0f} MB)")
     tracemalloc.start()

@@ -12,6 +12,7 @@ from pathlib import Path
 from rich.table import Table
 
 from electwatch.cli.common import out
+from electwatch.core.applicability import NotApplicable
 from electwatch.errors import ElectwatchError
 
 MODELS = {"eforensics": "bl", "eforensics-bl": "bl", "eforensics-bbl": "bbl"}
@@ -45,8 +46,9 @@ def run_eforensics_cli(
     cols = [c.strip() for c in (covariates or "").split(",") if c.strip()]
     for c in cols:
         if c not in results.frame.columns:
+            columns = ", ".join(results.frame.columns)
             raise EforensicsCliError(
-                f"{file}: --covariates: no column {c!r}; columns are {', '.join(results.frame.columns)}"
+                f"{file}: --covariates: no column {c!r}; columns are {columns}"
             )
     if level is not None and level != "national" and level not in results.area_levels:
         raise EforensicsCliError(
@@ -56,7 +58,7 @@ def run_eforensics_cli(
         fit = eforensics(results, MODELS[model], covariates=cols, area_level=level, seed=seed)
     except ValueError as exc:
         raise EforensicsCliError(f"{file}: {exc}") from None
-    data = fit.to_dict(top=top)
+    data = fit.to_dict() if isinstance(fit, NotApplicable) else fit.to_dict(top=top)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "eforensics.json"
     path.write_text(json.dumps(data, ensure_ascii=False, default=str), encoding="utf-8")

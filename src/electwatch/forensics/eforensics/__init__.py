@@ -131,6 +131,7 @@ class EforensicsModel(Statistic[ElectionResults, EforensicsFit]):
     area_level: str | None = None
     starts: int = 2
     seed: int = 0
+    nodes: int | None = None  # quadrature nodes per fraud fraction (bl 3, bbl 1)
 
     name = "eforensics"
     requires = (
@@ -199,6 +200,7 @@ class EforensicsModel(Statistic[ElectionResults, EforensicsFit]):
             winner_name=winner,
             starts=self.starts,
             seed=self.seed,
+            nodes=self.nodes,
         )
         fit.excluded.update(excluded)
         return fit
@@ -213,10 +215,11 @@ def eforensics(
     area_level: str | None = None,
     starts: int = 2,
     seed: int = 0,
+    nodes: int | None = None,
 ) -> EforensicsFit | NotApplicable:
     """Run :class:`EforensicsModel` (``variant`` 'bl' or 'bbl') on station results."""
     model = EforensicsModel(
-        variant, tuple(covariates), tuple(probability_covariates), area_level, starts, seed
+        variant, tuple(covariates), tuple(probability_covariates), area_level, starts, seed, nodes
     )
     return model.run(results)
 

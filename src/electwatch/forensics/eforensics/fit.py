@@ -42,8 +42,7 @@ from electwatch.forensics.eforensics.model import (
 
 Z95 = 1.959963984540054
 DEBUG = False
-SCORE_TOLERANCE = 1e-8
-NEWTON_FROM = 1e9  # score statistic per station below which Newton steps are used  # per station: g' B^-1 g / n at convergence
+SCORE_TOLERANCE = 1e-8  # per station: g' B^-1 g / n at convergence
 
 
 @dataclass
@@ -241,12 +240,12 @@ def curvature(lik: Likelihood, theta: np.ndarray, ev: Evaluation) -> Curvature:
             return lik.evaluate(x).gradient
 
     free = np.ones(p, dtype=bool)
-    for kind, names in (
+    for kind, magnitude_blocks in (
         (1, ("beta_iota_m", "beta_iota_s")),
         (2, ("beta_chi_m", "beta_chi_s")),
     ):
         if expected_counts[kind] < 1.0:
-            for nm in names:
+            for nm in magnitude_blocks:
                 free[blocks[nm]] = False
     if direct:
         # a weight at zero: its interval comes from the likelihood ratio (boundary_upper)

@@ -339,7 +339,8 @@ def dress(
                     0.0,
                     boundary[c],
                     True,
-                    "estimate at 0: likelihood-ratio upper limit (empty class: magnitudes at eforensics' prior centres)",
+                    "estimate at 0: likelihood-ratio upper limit (empty class: magnitudes "
+                    "at eforensics' prior centres)",
                 )
             )
             continue
