@@ -28,6 +28,9 @@ CAVEAT = (
 )
 
 
+WEAK_INCREMENTAL = 0.05  # both incremental fractions below this: class ~ clean
+
+
 def _num(x: float) -> float | None:
     x = float(x)
     return x if math.isfinite(x) else None
@@ -409,6 +412,13 @@ def dress(
             "the starting points reached different maxima (log-likelihoods "
             + ", ".join(f"{o.loglik:.2f}" for o in raw.starts)
             + "): the best is reported; the likelihood has more than one mode"
+        )
+    mag = {m.name: m.estimate for m in mags}
+    if counts[1] >= 1 and max(mag["iota_m"], mag["iota_s"]) < WEAK_INCREMENTAL:
+        notes.append(
+            f"the incremental class's fraud fractions are tiny (iota_m {mag['iota_m']:.3f}, "
+            f"iota_s {mag['iota_s']:.3f}): it is nearly the clean class and the model cannot "
+            "tell them apart; its stations are not evidence of fraud (docs/eforensics.md)"
         )
     return EforensicsFit(
         lik.variant,
