@@ -91,6 +91,7 @@ class _Results:
         self.candidates = ["L"]
         self.winner = "L"
         self.area_levels = ["region"]
+        self.abroad = np.zeros(n, dtype=bool)
 
     @property
     def has_registers(self) -> bool:

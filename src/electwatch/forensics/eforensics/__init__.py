@@ -169,8 +169,14 @@ class EforensicsModel(Statistic[ElectionResults, EforensicsFit]):
         w = data.votes(winner).astype(float)
         no_reg = ~(np.isfinite(reg) & (reg > 0))
         over = ~no_reg & (cast > reg)
-        ok = ~no_reg & ~over
+        # stations abroad register whoever comes to vote: no eligible population
+        abroad = ~no_reg & ~over & np.asarray(data.abroad, dtype=bool)
+        ok = ~no_reg & ~over & ~abroad
         excluded = {}
+        if abroad.any():
+            excluded["abroad (the register is whoever came: no eligible population)"] = int(
+                abroad.sum()
+            )
         if no_reg.any():
             excluded["no register (eligible voters missing or zero)"] = int(no_reg.sum())
         if over.any():

@@ -402,8 +402,13 @@ def dress(
     for c, kind in ((1, "incremental"), (2, "extreme")):
         fm = ev.expected_fractions[f"{kind}_m"]
         fs = ev.expected_fractions[f"{kind}_s"]
-        man += ev.class_posterior[:, c] * a * fm / (1 - fm)
-        sto += ev.class_posterior[:, c] * others * fs / (1 - fs)
+        m_c = a * fm / (1 - fm)
+        s_c = others * fs / (1 - fs)
+        # frauded votes are part of the winner's count: never more than w
+        total = m_c + s_c
+        scale = np.where(total > w, w / np.where(total > 0, total, 1), 1.0)
+        man += ev.class_posterior[:, c] * m_c * scale
+        sto += ev.class_posterior[:, c] * s_c * scale
     notes = []
     if not raw.converged:
         notes.append("the optimiser did not reach the convergence criterion: do not use")
