@@ -70,10 +70,22 @@ def test_electwatch_simulation_extreme_stations(variant: str) -> None:
     assert not isinstance(fit, type(None)) and hasattr(fit, "classes")
     classes = fit.classes  # type: ignore[union-attr]  # a fit, checked above
     ref = _reference(f"electwatch-sim-2000-eforensics-{variant}.csv")
-    # the simulator's truth is not in the file; eforensics' own fit marks exactly the
-    # 39 extreme stations (peers README), and so must ours
-    assert int((classes == 3).sum()) >= 39
-    assert int((classes == 3).sum()) - 39 <= 0.05 * (len(classes) - 39)
+    # the file is `simulate election --stations 2000 --fi 0.1 --fe 0.02 --seed 1`:
+    # regenerate it to get the true classes (and check it is the same election)
+    from electwatch.simulate.election import (
+        ElectionParameters,
+        FraudParameters,
+        simulate_election,
+    )
+
+    again, truth = simulate_election(
+        ElectionParameters(n_stations=2000), FraudParameters(fi=0.1, fe=0.02), seed=1
+    )
+    assert np.array_equal(again.frame["Leader"].to_numpy(), results.frame["Leader"].to_numpy())
+    extreme = truth.fraud_type == 2
+    assert int(extreme.sum()) == 39
+    assert np.all(classes[extreme] == 3)  # all 39 found
+    assert int((classes[~extreme] == 3).sum()) <= 0.05 * int((~extreme).sum())
     mean, sd, _, _ = ref["pi[3]|Extreme Fraud"]
     assert abs(fit.weights[2].estimate - mean) < 2 * sd  # type: ignore[union-attr]
     if variant == "bbl":
