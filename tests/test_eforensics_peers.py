@@ -119,3 +119,24 @@ def test_electwatch_simulation_bl_matches_eforensics_with_seven_nodes() -> None:
     for name in ("beta_tau", "beta_nu", "beta_iota_m"):
         mean, sd, _, _ = ref[f"{name.replace('_', '.', 1).replace('_', '.')}|(Intercept)"]
         assert abs(fit.parameter(name).estimate - mean) < 2 * sd  # type: ignore[union-attr]
+
+
+def test_cli_model_eforensics_writes_ranked_stations(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from electwatch.cli.main import app
+
+    src = PEERS / "electwatch-sim-2000-stations.csv"
+    res = CliRunner().invoke(
+        app,
+        ["forensics", str(src), "--model", "eforensics-bbl", "--out", str(tmp_path), "--json"],
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert data["statistic"] == "eforensics_bbl" and data["class_counts"]["extreme"] == 39
+    assert len(data["most_suspicious"]) == 20 and data["caveat"]
+    assert (tmp_path / "eforensics.json").exists()
+    bad = CliRunner().invoke(app, ["forensics", str(src), "--model", "eforensics-xx"])
+    assert bad.exit_code == 2 and "--model must be one of" in bad.output
