@@ -41,7 +41,6 @@ from electwatch.forensics.eforensics.model import (
 )
 
 Z95 = 1.959963984540054
-DEBUG = False
 SCORE_TOLERANCE = 1e-8  # per station: g' B^-1 g / n at convergence
 
 
@@ -169,8 +168,6 @@ def maximise(lik: Likelihood, theta0: np.ndarray, max_iterations: int = 100) -> 
             size /= 2
         else:
             break
-        if DEBUG:
-            print(it, size, hess is not None, trial.loglik - ev.loglik, stat / n)
         s_vec = size * step
         y_vec = trial.gradient - ev.gradient
         if hess is not None and size == 1.0:
