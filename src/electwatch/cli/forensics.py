@@ -320,11 +320,38 @@ def forensics(
         False, "--json", help="Print the results as JSON on stdout (implies --quiet)."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, no table."),
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        help="eforensics, eforensics-bl or eforensics-bbl: fit Mebane's "
+        "finite-mixture model instead of the battery (writes eforensics.json).",
+    ),
+    covariates: str | None = typer.Option(
+        None, "--covariates", help="With --model: comma-separated columns for turnout and share."
+    ),
 ) -> None:
     """Run the forensics battery on a results file; write results.json/.csv and figures."""
     if out_dir is None:
         stem = file.name.split(".")[0] or "results"
         out_dir = Path(f"forensics-{stem}")
+    if model is not None:  # the eforensics model (electwatch.cli.eforensics)
+        from electwatch.cli.eforensics import run_eforensics_cli
+
+        with user_errors():
+            lv = next((x for x in level or [] if x not in ("all", "national")), None)
+            run_eforensics_cli(
+                file,
+                model,
+                covariates,
+                mapping,
+                out_dir,
+                lv,
+                seed,
+                allow_inconsistent,
+                as_json,
+                quiet,
+            )
+        return
     with user_errors(), progress_bar(quiet or as_json) as progress:
         results, report = run(
             file,

@@ -28,6 +28,7 @@ from electwatch.forensics.digits import (
     second_digit,
     second_digit_test,
 )
+from electwatch.forensics.eforensics import EforensicsFit, EforensicsModel, eforensics
 from electwatch.forensics.fingerprint import Fingerprint, fingerprint
 from electwatch.forensics.integer_percent import (
     integer_percent_tests,
@@ -51,6 +52,8 @@ __all__ = [
     "AreaGroups",
     "BatteryStatistic",
     "ConsistencyCheck",
+    "EforensicsFit",
+    "EforensicsModel",
     "Fingerprint",
     "ForensicsReport",
     "KlimekFit",
@@ -65,6 +68,7 @@ __all__ = [
     "c05s_test",
     "consistency_tests",
     "describe_battery",
+    "eforensics",
     "fingerprint",
     "fit_klimek",
     "integer_percent_tests",
