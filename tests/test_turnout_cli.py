@@ -75,8 +75,8 @@ def test_observations_mode_on_synthetic_files(runner, tmp_path):
     ).write_csv(obs_path)
     res = runner.invoke(
         app,
-        ["estimate", "-o", str(obs_path), "-f", str(frame_path), "--strata", "region,urban",
-         "--resamples", "300", "--claim", "90%", "--json"],
+        ["estimate", "--observations", str(obs_path), "-f", str(frame_path),
+         "--strata", "region,urban", "--resamples", "300", "--claim", "90%", "--json"],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     d = json.loads(res.output)
@@ -94,7 +94,7 @@ def test_observations_mode_reports_bad_file(runner, tmp_path):
     bad = tmp_path / "obs.csv"
     bad.write_text("station_id,observer_id,window_start,window_end,voters\n"
                    "x,o,08:00,20:00,many\n", encoding="utf-8")  # fmt: skip
-    res = runner.invoke(app, ["estimate", "-o", str(bad), "-f", str(frame_path)])
+    res = runner.invoke(app, ["estimate", "--observations", str(bad), "-f", str(frame_path)])
     assert res.exit_code == 2
     assert "row 1" in res.output and "voters" in res.output and "many" in res.output
 

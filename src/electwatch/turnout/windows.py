@@ -43,6 +43,7 @@ def fit_profile_shares(
     *,
     iterations: int = 500,
     tol: float = 1e-12,
+    open_hour: int | None = None,
 ) -> np.ndarray:
     """Poisson ML arrival shares from hourly counts over (partial) windows.
 
@@ -60,9 +61,15 @@ def fit_profile_shares(
     covered = (w @ o) > 0  # (B x H)
     if not covered.all():
         hours = np.flatnonzero(~covered.all(axis=0))
+        shown = (
+            [f"{open_hour + int(k):02d}:00-{open_hour + int(k) + 1:02d}:00" for k in hours]
+            if open_hour is not None
+            else [f"hour {int(k) + 1} of polling" for k in hours]
+        )
         raise ValueError(
-            f"no observer watched polling hour(s) {hours.tolist()}: the profile "
-            "cannot be estimated there; give a profile"
+            f"no observer watched polling hour(s) {', '.join(shown)}"
+            + (" in some bootstrap replicates" if batch and covered.any(axis=0).all() else "")
+            + ": the profile cannot be estimated there; give a profile (--profile)"
         )
     num = w @ c  # (B x H): weighted hourly counts
     c_tot = c.sum(axis=1)  # (n,)
@@ -86,7 +93,7 @@ def estimate_profile(
     """An :class:`ArrivalProfile` estimated from hourly reports (rows of ``hourly``)."""
     h = np.asarray(hourly, dtype=float)
     o = overlap_matrix(start, end, open_hour, h.shape[1])
-    p = fit_profile_shares(h, o)
+    p = fit_profile_shares(h, o, open_hour=open_hour)
     p = p / p.sum()
     return ArrivalProfile(open_hour, tuple(float(x) for x in p))
 
