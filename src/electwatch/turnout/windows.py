@@ -74,10 +74,17 @@ def fit_profile_shares(
     num = w @ c  # (B x H): weighted hourly counts
     c_tot = c.sum(axis=1)  # (n,)
     p = num / num.sum(axis=1, keepdims=True)
+    # stations sharing a watch window share s_i: iterate over the G distinct windows
+    # (sum_i w_i T_i o_ik = sum_g o_gk sum_{i in g} w_i c_i / s_g), exact and G << n
+    o_g, group = np.unique(o, axis=0, return_inverse=True)
+    group = np.asarray(group).reshape(-1)
+    onehot = np.zeros((c.shape[0], o_g.shape[0]))
+    onehot[np.arange(c.shape[0]), group] = c_tot
+    a_g = w @ onehot  # (B x G): weighted counts per window pattern
     for _ in range(iterations):
-        share = p @ o.T  # (B x n): s_i under the current profile
-        t = np.divide(c_tot[None, :], share, out=np.zeros_like(share), where=share > 0)
-        den = (w * t) @ o  # (B x H)
+        share = p @ o_g.T  # (B x G): s_g under the current profile
+        t = np.divide(a_g, share, out=np.zeros_like(share), where=share > 0)
+        den = t @ o_g  # (B x H)
         p_new = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
         p_new /= p_new.sum(axis=1, keepdims=True)
         if np.max(np.abs(p_new - p)) < tol:
