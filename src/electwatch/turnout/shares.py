@@ -309,8 +309,14 @@ def quick_count(
         extra: dict[str, Any] = {"interval": "normal (Taylor linearisation)"}
     elif method == "bootstrap":
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        w = rescaled_bootstrap_weights(d, n_resamples, rng)
-        reps = point_stats(w)
+        # replicates in chunks: the (B x n) weights of 2,000 x 7,500 stations would
+        # take 120 MB per array; chunks of 250 keep memory small and caches warm
+        reps = np.vstack(
+            [
+                point_stats(rescaled_bootstrap_weights(d, min(250, n_resamples - b0), rng))
+                for b0 in range(0, n_resamples, 250)
+            ]
+        )
         lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2], axis=0)
         se = reps.std(axis=0, ddof=1)
         cov = np.cov(reps, rowvar=False)

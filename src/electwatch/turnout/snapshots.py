@@ -185,7 +185,7 @@ def split_segments(
     n_hours: int,
     *,
     iterations: int = 1000,
-    tol: float = 1e-10,
+    tol: float = 1e-9,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-station hourly counts (n x H) from segment counts, and the ML profile (H,).
 
@@ -201,16 +201,23 @@ def split_segments(
             f"voters counted between {seg_start[j]:.2f} h and {seg_end[j]:.2f} h, outside "
             "the polling hours (--polls)"
         )
-    onehot = np.zeros((n_stations, c.size))
-    onehot[seg_station, np.arange(c.size)] = 1.0
-    o_station = np.clip(onehot @ o, 0.0, 1.0)  # watched part of each hour
+    order = np.argsort(seg_station, kind="stable")
+    o, c, st = o[order], c[order], np.asarray(seg_station)[order]
+    if np.unique(st).size != n_stations:
+        raise ValueError("every station needs at least one segment")
+    starts = np.flatnonzero(np.r_[True, st[1:] != st[:-1]])
+
+    def per_station(a: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(a, starts, axis=0)
+
+    o_station = np.clip(per_station(o), 0.0, 1.0)  # watched part of each hour
     p = np.full(n_hours, 1.0 / n_hours)
     hourly = np.zeros((n_stations, n_hours))
     for _ in range(iterations):
         rate = o * p[None, :]
         tot = rate.sum(axis=1, keepdims=True)
         alloc = np.divide(c[:, None] * rate, tot, out=np.zeros_like(rate), where=tot > 0)
-        hourly = onehot @ alloc
+        hourly = per_station(alloc)
         share = o_station @ p
         t = np.divide(hourly.sum(axis=1), share, out=np.zeros(n_stations), where=share > 0)
         den = t @ o_station
