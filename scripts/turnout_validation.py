@@ -27,8 +27,9 @@ DATA = ROOT.parent / "shared" / "data"
 
 
 def main(argv: list[str] | None = None) -> int:
+    from turnout_studies import ESTIMATORS, validation_study
+
     from electwatch.data import load_results
-    from electwatch.turnout.validation import ESTIMATORS, validation_study
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DATA / "russia-duma-2011.csv.zip")

@@ -75,8 +75,8 @@ def test_observations_mode_on_synthetic_files(runner, tmp_path):
     ).write_csv(obs_path)
     res = runner.invoke(
         app,
-        ["estimate", "-o", str(obs_path), "-f", str(frame_path), "--strata", "region,urban",
-         "--resamples", "300", "--claim", "90%", "--json"],
+        ["estimate", "--observations", str(obs_path), "-f", str(frame_path),
+         "--strata", "region,urban", "--resamples", "300", "--claim", "90%", "--json"],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     d = json.loads(res.output)
@@ -94,7 +94,7 @@ def test_observations_mode_reports_bad_file(runner, tmp_path):
     bad = tmp_path / "obs.csv"
     bad.write_text("station_id,observer_id,window_start,window_end,voters\n"
                    "x,o,08:00,20:00,many\n", encoding="utf-8")  # fmt: skip
-    res = runner.invoke(app, ["estimate", "-o", str(bad), "-f", str(frame_path)])
+    res = runner.invoke(app, ["estimate", "--observations", str(bad), "-f", str(frame_path)])
     assert res.exit_code == 2
     assert "row 1" in res.output and "voters" in res.output and "many" in res.output
 
@@ -111,3 +111,33 @@ def test_impossible_sensitivity_cells_are_flagged(runner):
     assert res.exit_code == 0, res.output
     assert "60.0%" in res.output and "100.0%" in res.output  # 60% / 0.6
     assert "cells above 100% are impossible" in res.output
+
+
+def test_partial_window_message_names_polls_and_old_short_option_is_gone(runner, tmp_path):
+    frame = tmp_path / "frame.csv"
+    frame.write_text(
+        "station_id,registered,region\n" + "".join(f"s{i},1000,r{i % 2}\n" for i in range(40)),
+        encoding="utf-8",
+    )  # a turnout-only frame: no cast or candidate columns
+    obs = tmp_path / "obs.csv"
+    obs.write_text(
+        "station_id,observer_id,window_start,window_end,voters\n"
+        + "".join(f"s{i},o,08:00,18:00,{500 + i}\n" for i in range(10)),
+        encoding="utf-8",
+    )
+    res = runner.invoke(app, ["estimate", "--observations", str(obs), "-f", str(frame)],
+                        env={"COLUMNS": "300"})  # fmt: skip
+    assert res.exit_code == 2
+    assert "--polls" in res.output and "08:00-20:00" in res.output
+    res = runner.invoke(
+        app,
+        ["estimate", "--observations", str(obs), "-f", str(frame), "--polls", "08:00-18:00",
+         "--strata", "region", "--resamples", "100", "-o", str(tmp_path / "out"), "--json"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    d = json.loads((tmp_path / "out" / "estimate.json").read_text(encoding="utf-8"))
+    assert d["estimates"]["stratified"]["estimate"] == pytest.approx(504.5 / 1000)
+    assert d["analysis"]["register_zero_observed"] == 0
+    # -o is the output folder now: the old `-o OBSERVATIONS` is not read as observations
+    res = runner.invoke(app, ["estimate", "-o", str(obs), "-f", str(frame)])
+    assert res.exit_code == 2

@@ -1,4 +1,4 @@
-"""The validation study (electwatch.turnout.validation): campaigns drawn from stations
+"""The validation study (scripts/turnout_studies.py): campaigns drawn from stations
 with known results, each estimator's bias and 95% CI coverage computed, not read.
 
 * campaign selection equals the simulator's (the study's docstring promises it);
@@ -18,13 +18,17 @@ the [93%, 97%] of issue 4.
 from __future__ import annotations
 
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from electwatch.simulate import ElectionParameters, simulate_election, simulate_observer_campaign
 from electwatch.turnout.frame import frame_from_results
-from electwatch.turnout.validation import _largest_area, draw_campaign, validation_study
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from turnout_studies import _largest_area, draw_campaign, validation_study
 
 
 def mc_band(campaigns: int, k: float = 3.0) -> tuple[float, float]:

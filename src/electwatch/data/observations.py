@@ -10,6 +10,10 @@ columnar form (a polars DataFrame) the canonical columns are:
 ``voters``         voters counted over the window (non-negative integer)
 ``hourly``         optional list of counts per polling hour (see :class:`ArrivalProfile`)
 ``notes``          optional free text
+``outcome:<name>`` optional per-outcome counts of the station's result protocol
+                   (candidates/parties as written, plus ``blank`` and ``invalid``)
+
+Every format is documented with examples in docs/observations.md.
 """
 
 from __future__ import annotations
@@ -20,6 +24,12 @@ from typing import Any
 import numpy as np
 
 OBSERVATION_COLUMNS = ("station_id", "observer_id", "window_start", "window_end", "voters")
+#: CSV column prefix of per-outcome counts (FORMATS a): ``outcome:Mousavi``
+OUTCOME_PREFIX = "outcome:"
+#: reserved outcome names besides candidates
+RESERVED_OUTCOMES = ("blank", "invalid")
+#: columns of a cumulative snapshot record (FORMATS b)
+SNAPSHOT_COLUMNS = ("station_id", "observer_id", "counted_since", "time", "cumulative")
 
 
 def parse_clock(value: str) -> float:

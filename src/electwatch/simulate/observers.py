@@ -80,12 +80,16 @@ def simulate_observer_campaign(
     window: tuple[float, float] | None = None,
     undercount: float = 0.0,
     seed: int = 0,
+    protocols: bool = False,
 ) -> tuple[pl.DataFrame, CampaignTruth]:
     """Simulate one campaign; returns canonical observations and the truth.
 
     True voters at a station are its official ballots cast, spread over the polling
     day by ``profile``; observers watching ``window`` (hours) see the arrivals in it,
-    each voter missed independently with probability ``undercount``.
+    each voter missed independently with probability ``undercount``. With
+    ``protocols`` the observers also copy the station's result protocol (a quick
+    count): columns ``outcome:<candidate>`` and ``outcome:invalid``/``outcome:blank``
+    where the results have them.
     """
     if design not in DESIGNS:
         raise ValueError(f"design must be one of {DESIGNS}, not {design!r}")
@@ -131,6 +135,12 @@ def simulate_observer_campaign(
             "notes": "SYNTHETIC observation (electwatch simulate observers)",
         }
     )
+    if protocols:
+        outs = {f"outcome:{c}": frame[c].to_numpy()[idx] for c in results.candidates}
+        for extra in ("blank", "invalid"):
+            if extra in frame.columns and frame[extra].null_count() == 0:
+                outs[f"outcome:{extra}"] = frame[extra].to_numpy()[idx]
+        obs = obs.with_columns(pl.Series(k, v, dtype=pl.Int64) for k, v in outs.items())
     reg_all = frame["registered"]
     turnout = int(frame["cast"].sum()) / int(reg_all.sum()) if reg_all.null_count() == 0 else None
     truth = CampaignTruth(

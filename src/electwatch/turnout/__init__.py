@@ -1,6 +1,12 @@
 """Turnout estimation from counts at observed polling stations (spec section B)."""
 
-from electwatch.turnout.analysis import TurnoutAnalysis, estimate_turnout
+from electwatch.turnout.analysis import (
+    MIN_COVERED_SHARE,
+    DesignInfo,
+    TurnoutAnalysis,
+    estimate_live,
+    estimate_turnout,
+)
 from electwatch.turnout.estimate import (
     POOLED,
     EmptyStrataError,
@@ -18,11 +24,19 @@ from electwatch.turnout.estimate import (
     stratified_ratio_estimate,
     z_value,
 )
-from electwatch.turnout.frame import StationFrame, frame_from_results, size_classes
+from electwatch.turnout.frame import (
+    StationFrame,
+    frame_from_results,
+    load_station_frame,
+    read_plain_frame,
+    size_classes,
+)
+from electwatch.turnout.model import ModelEstimate, model_turnout
 from electwatch.turnout.observations import (
     Observations,
     load_observations,
     observations_from_frame,
+    observations_from_records,
 )
 from electwatch.turnout.reconcile import (
     Reconciliation,
@@ -34,6 +48,21 @@ from electwatch.turnout.reconcile import (
     sensitivity_table,
     station_sd_for_upper_bound,
 )
+from electwatch.turnout.sample import (
+    Sample,
+    SampleSize,
+    allocate,
+    draw_sample,
+    read_sample_design,
+    sample_size,
+)
+from electwatch.turnout.shares import Interval, QuickCount, quick_count
+from electwatch.turnout.snapshots import (
+    Snapshots,
+    read_snapshots,
+    snapshots_from_records,
+    snapshots_to_observations,
+)
 from electwatch.turnout.windows import (
     correct_counts,
     covered_shares,
@@ -43,37 +72,58 @@ from electwatch.turnout.windows import (
 )
 
 __all__ = [
+    "MIN_COVERED_SHARE",
     "POOLED",
+    "DesignInfo",
     "EmptyStrataError",
     "Estimate",
+    "Interval",
+    "ModelEstimate",
     "Observations",
+    "QuickCount",
     "Reconciliation",
+    "Sample",
+    "SampleSize",
     "SensitivityTable",
+    "Snapshots",
     "StationFrame",
     "StrataDesign",
     "StratumSummary",
     "SummaryFigures",
     "TurnoutAnalysis",
+    "allocate",
     "bootstrap_stratified",
     "correct_counts",
     "covered_shares",
+    "draw_sample",
+    "estimate_live",
     "estimate_profile",
     "estimate_turnout",
     "fit_profile_shares",
     "frame_from_results",
     "load_observations",
+    "load_station_frame",
+    "model_turnout",
     "naive_expansion",
     "naive_from_summary",
     "observations_from_frame",
+    "observations_from_records",
     "overlap_matrix",
     "parse_claim",
+    "quick_count",
     "ratio_estimate",
+    "read_plain_frame",
+    "read_sample_design",
+    "read_snapshots",
     "reconcile",
     "rescaled_bootstrap_weights",
     "round_up_bound",
+    "sample_size",
     "selection_ratio",
     "sensitivity_table",
     "size_classes",
+    "snapshots_from_records",
+    "snapshots_to_observations",
     "station_sd_for_upper_bound",
     "strata_design",
     "stratified_estimate",

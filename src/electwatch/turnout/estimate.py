@@ -335,8 +335,12 @@ def ratio_estimate(
 ) -> Estimate:
     """Ratio estimator: turnout among the registered R^ = sum y / sum x.
 
-    Uses only observed stations that have a register (x_i > 0); the others are
-    counted in ``extra['stations_without_register']``. The total is R^ X with X the
+    Uses every observed station with a register, including a register of 0
+    (special stations for voters away from home: their voters count in sum y and
+    add nothing to sum x, exactly as in the true totals; dropping them biased the
+    estimate down by their share of the vote). Stations with no register at all
+    (missing) are left out and counted in ``extra['stations_without_register']``;
+    ``extra['register_zero']`` counts the register-0 stations kept. The total is R^ X with X the
     frame's registered voters (Cochran 1977, §6.2), SE by linearisation (§6.3):
     Var(R^) = (1 - f) / (n xbar^2) * sum(y_i - R^ x_i)^2 / (n - 1).
     When ``eligible`` differs from X, turnout = R^ X / eligible.
@@ -345,10 +349,12 @@ def ratio_estimate(
     x_all = np.asarray(registered, dtype=float)
     if x_all.shape != y_all.shape:
         raise ValueError("voters and registered must have the same length")
-    ok = np.isfinite(x_all) & (x_all > 0)
+    if (x_all < 0).any():
+        raise ValueError("registered voters must be non-negative")
+    ok = np.isfinite(x_all)
     y, x = y_all[ok], x_all[ok]
     n = y.size
-    if n < 2:
+    if n < 2 or x.sum() <= 0:
         raise ValueError("the ratio estimator needs at least 2 observed stations with registers")
     r = y.sum() / x.sum()
     f = n / total_stations
@@ -367,6 +373,7 @@ def ratio_estimate(
         extra={
             "ratio": float(r),
             "stations_without_register": int((~ok).sum()),
+            "register_zero": int((x == 0).sum()),
             "frame_registered": frame_registered,
         },
     )
@@ -565,7 +572,7 @@ def stratified_ratio_estimate(
         "stratified ratio to registered", total, float(np.sqrt(var_r)) * frame_registered,
         y.size, d.total_stations, eligible if eligible else frame_registered, confidence,
         strata=d.summaries, empty_strata=d.empty,
-        extra={"ratio": r, "pooled_strata": list(d.pooled)},
+        extra={"ratio": r, "pooled_strata": list(d.pooled), "register_zero": int((x == 0).sum())},
     )  # fmt: skip
 
 

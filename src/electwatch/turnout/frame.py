@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from electwatch.core.numbers import NumberFormatError, parse_optional_count
 from electwatch.data.model import ElectionResults
 from electwatch.errors import DataValidationError
 
@@ -140,3 +142,85 @@ def frame_from_results(
     if SIZE_CLASS in strata:
         frame = frame.with_columns(size_classes(f["registered"], size_class_count))
     return StationFrame(frame, tuple(strata), eligible)
+
+
+def read_plain_frame(path: str | Path, strata: Sequence[str] = (), *, size_class_count: int = 4,
+                     eligible: float | None = None) -> StationFrame:  # fmt: skip
+    """A turnout-only station frame: CSV with ``station_id``, optional ``registered``
+    and any stratum columns (no cast or candidate columns needed).
+
+    Registers are read with :func:`electwatch.core.numbers.parse_optional_count`
+    (any digit script; empty = unknown); a bad value is a DataValidationError.
+    """
+    file = str(path)
+    try:
+        raw = pl.read_csv(path, infer_schema=False)
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, OSError) as exc:
+        raise DataValidationError(file, f"cannot read the frame: {exc}") from None
+    if "station_id" not in raw.columns:
+        raise DataValidationError(
+            file, "no station_id column", column="station_id",
+            expected="a CSV with station_id, registered and stratum columns",
+        )  # fmt: skip
+    ids = raw["station_id"].str.strip_chars()
+    if ids.is_null().any() or (ids == "").any():
+        i = int(((ids.is_null()) | (ids == "")).arg_max() or 0)
+        raise DataValidationError(file, "empty station id", row=i + 1, column="station_id")
+    if ids.is_duplicated().any():
+        i = int(ids.is_duplicated().arg_max() or 0)
+        raise DataValidationError(
+            file, "station listed twice", row=i + 1, column="station_id", value=ids[i]
+        )
+    cols: dict[str, Any] = {"station_id": ids}
+    if "registered" in raw.columns:
+        regs = []
+        for r, v in enumerate(raw["registered"].to_list(), start=1):
+            try:
+                regs.append(parse_optional_count(v))
+            except NumberFormatError:
+                raise DataValidationError(
+                    file, "not a count", row=r, column="registered", value=v,
+                    expected="a whole number >= 0 or empty",
+                ) from None  # fmt: skip
+        cols["registered"] = pl.Series("registered", regs, dtype=pl.Int64)
+    for s in strata:
+        if s == SIZE_CLASS:
+            continue
+        if s not in raw.columns:
+            raise DataValidationError(
+                file, f"no stratum column {s!r}", column=s, expected=f"one of {raw.columns}"
+            )
+        cols[s] = raw[s]
+    frame = pl.DataFrame(cols)
+    if SIZE_CLASS in strata:
+        if "registered" not in frame.columns:
+            raise DataValidationError(file, "size_class needs a registered column")
+        frame = frame.with_columns(size_classes(frame["registered"], size_class_count))
+    return StationFrame(frame, tuple(strata), eligible)
+
+
+def load_station_frame(
+    path: str | Path,
+    strata: Sequence[str] = (),
+    *,
+    mapping: str | None = None,
+    eligible: float | None = None,
+    allow_inconsistent: bool = False,
+) -> StationFrame:
+    """The station frame of ``electwatch estimate``: a results file (with a mapping or a
+    recognised header) or, when the CSV has a ``station_id`` column and no ``cast``
+    column and no mapping is given, a turnout-only frame (:func:`read_plain_frame`)."""
+    from electwatch.data import load_results
+
+    p = Path(path)
+    if mapping is None and p.suffix.lower() == ".csv" and p.exists():
+        header = pl.read_csv(p, n_rows=0, infer_schema=False).columns
+        if "station_id" in header and "cast" not in header:
+            return read_plain_frame(p, strata, eligible=eligible)
+    results = load_results(p, mapping, allow_inconsistent=allow_inconsistent)
+    try:
+        return frame_from_results(results, strata, eligible=eligible)
+    except KeyError as exc:
+        raise DataValidationError(
+            str(path), str(exc.args[0]), expected="a stratum column"
+        ) from None

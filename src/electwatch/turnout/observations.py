@@ -4,7 +4,9 @@ Canonical columns are those of :mod:`electwatch.data.observations`:
 ``station_id``, ``observer_id``, ``window_start``, ``window_end``, ``voters``
 (required) and ``hourly``, ``notes``, ``evidence`` (optional). In CSV the hourly
 counts are one field ``"12;30;41"`` (counts per polling hour from the opening
-hour); in JSON a list. Every problem raises
+hour); in JSON a list. Per-outcome counts of a station's result protocol (quick
+count) are CSV columns ``outcome:<name>`` or a JSON object ``"outcomes"``
+(docs/observations.md, format a); a record gives all outcomes or none. Every problem raises
 :class:`~electwatch.errors.DataValidationError` naming file, row, column, value and
 what was expected; nothing is dropped or coerced silently.
 """
@@ -12,14 +14,20 @@ what was expected; nothing is dropped or coerced silently.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from electwatch.data.observations import OBSERVATION_COLUMNS, ArrivalProfile, parse_clock
+from electwatch.core.numbers import NumberFormatError, parse_count
+from electwatch.data.observations import (
+    OBSERVATION_COLUMNS,
+    OUTCOME_PREFIX,
+    ArrivalProfile,
+    parse_clock,
+)
 from electwatch.errors import DataValidationError
 
 OPTIONAL_COLUMNS = ("hourly", "notes", "evidence")
@@ -36,6 +44,7 @@ class Observations:
 
     frame: pl.DataFrame
     file: str
+    notes: list[str] = field(default_factory=list)  # e.g. from the snapshot conversion
 
     @property
     def n(self) -> int:
@@ -81,6 +90,33 @@ class Observations:
             out[has] = np.vstack(lists.to_list()).astype(float)
         return out
 
+    @property
+    def outcome_names(self) -> tuple[str, ...]:
+        """Outcomes reported (``outcome:<name>`` columns), in file order."""
+        return tuple(
+            c[len(OUTCOME_PREFIX) :] for c in self.frame.columns if c.startswith(OUTCOME_PREFIX)
+        )
+
+    @property
+    def has_outcomes(self) -> np.ndarray:
+        """Per record: True if the record carries its protocol's outcome counts."""
+        names = self.outcome_names
+        if not names:
+            return np.zeros(self.n, dtype=bool)
+        return self.frame[OUTCOME_PREFIX + names[0]].is_not_null().to_numpy()
+
+    def outcome_matrix(self) -> np.ndarray:
+        """(n x outcomes) counts as floats; NaN rows for records without outcomes."""
+        names = self.outcome_names
+        if not names:
+            return np.zeros((self.n, 0))
+        return (
+            self.frame.select([OUTCOME_PREFIX + o for o in names])
+            .cast(pl.Float64)
+            .fill_null(np.nan)
+            .to_numpy()
+        )
+
     def covered_share(self, profile: ArrivalProfile) -> np.ndarray:
         """Share of each station's day watched under an arrival profile."""
         return profile.covered_share(self.start, self.end)
@@ -91,6 +127,8 @@ class Observations:
             "n": self.n,
             "voters": int(self.frame["voters"].sum()),
             "with_hourly": int(self.has_hourly.sum()),
+            "outcomes": list(self.outcome_names),
+            "with_outcomes": int(self.has_outcomes.sum()),
         }
 
 
@@ -141,8 +179,15 @@ def _count(value: Any, file: str, row: int, column: str) -> int:
         v = value
     elif isinstance(value, float) and value.is_integer():
         v = int(value)
-    elif isinstance(value, str) and value.strip().isdigit():
+    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
         v = int(value.strip())
+    elif isinstance(value, str) and value.strip():
+        try:
+            v = parse_count(value)  # any digit script, thousands separators
+        except NumberFormatError:
+            raise DataValidationError(
+                file, "not a count", row=row, column=column, value=value, expected=expected
+            ) from None
     else:
         raise DataValidationError(
             file, "not a count", row=row, column=column, value=value, expected=expected
@@ -192,8 +237,30 @@ def load_observations(path: str | Path) -> Observations:
         records = _records_from_csv(p, file)
     else:
         raise DataValidationError(file, f"unknown file type {suffix!r}", expected=".csv or .json")
+    return observations_from_records(records, file)
+
+
+def observations_from_records(
+    records: list[dict[str, Any]], file: str = "<records>"
+) -> Observations:
+    """Validate observation records (dicts, as read from CSV/JSON or sent to the API).
+
+    The checks of :func:`load_observations`; ``station`` and ``observer`` are accepted
+    as the API's spellings of ``station_id`` and ``observer_id``.
+    """
     if not records:
         raise DataValidationError(file, "no observations", expected="at least one record")
+    alias = {"station": "station_id", "observer": "observer_id"}
+    records = [
+        {alias.get(k, k): v for k, v in rec.items()} if isinstance(rec, dict) else rec
+        for rec in records
+    ]
+    for r, rec in enumerate(records, start=1):
+        if not isinstance(rec, dict):
+            raise DataValidationError(
+                file, "record is not an object", row=r, value=rec,
+                expected="an object with station_id, voters, ...",
+            )  # fmt: skip
     present = set().union(*(r.keys() for r in records))
     missing = [c for c in OBSERVATION_COLUMNS if c not in present]
     if missing:
@@ -220,6 +287,9 @@ def load_observations(path: str | Path) -> Observations:
         )
     }
     seen: dict[str, int] = {}
+    outcome_names: list[str] | None = None
+    outcome_rows = 0
+    outcome_values: list[dict[str, int]] = []
     for r, rec in enumerate(records, start=1):  # input validation, not a hot path
         sid = rec.get("station_id")
         if sid is None or str(sid).strip() == "":
@@ -286,6 +356,24 @@ def load_observations(path: str | Path) -> Observations:
                 value=rec.get("hourly"),
                 expected=f"counts summing to {voters}",
             )
+        outs = _outcomes(rec, file, r)
+        if outs:
+            if outcome_names is None:
+                outcome_names = list(outs)
+                outcome_rows = r
+            new = [o for o in outs if o not in outcome_names]
+            lack = [o for o in outcome_names if o not in outs]
+            if new or lack:
+                raise DataValidationError(
+                    file,
+                    f"outcomes differ from row {outcome_rows}'s"
+                    + (f": missing {lack}" if lack else "")
+                    + (f": unexpected {new}" if new else ""),
+                    row=r,
+                    column=OUTCOME_PREFIX + (lack or new)[0],
+                    expected=f"counts for every outcome {outcome_names}",
+                )
+        outcome_values.append(outs)
         cols["row"].append(r)
         cols["station_id"].append(sid)
         cols["observer_id"].append(str(obs_id).strip())
@@ -312,7 +400,57 @@ def load_observations(path: str | Path) -> Observations:
             "evidence": pl.String,
         },
     )
+    if outcome_names:
+        frame = frame.with_columns(
+            pl.Series(
+                OUTCOME_PREFIX + o, [v.get(o) if v else None for v in outcome_values], pl.Int64
+            )
+            for o in outcome_names
+        )
     return Observations(frame=frame, file=file)
+
+
+def _outcomes(rec: dict[str, Any], file: str, row: int) -> dict[str, int]:
+    """Outcome counts of one record: CSV ``outcome:<name>`` fields or JSON ``outcomes``.
+
+    All-empty CSV outcome fields mean "no protocol reported" (a turnout-only record);
+    some empty and some filled is an error (a protocol is copied whole).
+    """
+    out: dict[str, int] = {}
+    raw = rec.get("outcomes")
+    if raw is not None:
+        if not isinstance(raw, dict):
+            raise DataValidationError(
+                file,
+                "outcomes is not an object",
+                row=row,
+                column="outcomes",
+                value=raw,
+                expected='{"<candidate>": count, "blank": count, "invalid": count}',
+            )
+        items = [(str(k), v) for k, v in raw.items()]
+    else:
+        items = [
+            (k[len(OUTCOME_PREFIX) :], v) for k, v in rec.items() if k.startswith(OUTCOME_PREFIX)
+        ]
+    filled = [(k, v) for k, v in items if not (v is None or (isinstance(v, str) and not v.strip()))]
+    if filled and len(filled) < len(items):
+        empty_name = next(k for k, v in items if (k, v) not in filled)
+        raise DataValidationError(
+            file,
+            "outcome count missing while others are given",
+            row=row,
+            column=OUTCOME_PREFIX + empty_name,
+            expected="a count for every outcome of the protocol (0 if none), or none at all",
+        )
+    for name, value in filled:
+        if not name.strip():
+            raise DataValidationError(
+                file, "empty outcome name", row=row, column=OUTCOME_PREFIX,
+                expected="outcome:<candidate name>",
+            )  # fmt: skip
+        out[name.strip()] = _count(value, file, row, OUTCOME_PREFIX + name)
+    return out
 
 
 def observations_from_frame(frame: pl.DataFrame, file: str = "<memory>") -> Observations:

@@ -43,6 +43,7 @@ def fit_profile_shares(
     *,
     iterations: int = 500,
     tol: float = 1e-12,
+    open_hour: int | None = None,
 ) -> np.ndarray:
     """Poisson ML arrival shares from hourly counts over (partial) windows.
 
@@ -60,17 +61,30 @@ def fit_profile_shares(
     covered = (w @ o) > 0  # (B x H)
     if not covered.all():
         hours = np.flatnonzero(~covered.all(axis=0))
+        shown = (
+            [f"{open_hour + int(k):02d}:00-{open_hour + int(k) + 1:02d}:00" for k in hours]
+            if open_hour is not None
+            else [f"hour {int(k) + 1} of polling" for k in hours]
+        )
         raise ValueError(
-            f"no observer watched polling hour(s) {hours.tolist()}: the profile "
-            "cannot be estimated there; give a profile"
+            f"no observer watched polling hour(s) {', '.join(shown)}"
+            + (" in some bootstrap replicates" if batch and covered.any(axis=0).all() else "")
+            + ": the profile cannot be estimated there; give a profile (--profile)"
         )
     num = w @ c  # (B x H): weighted hourly counts
     c_tot = c.sum(axis=1)  # (n,)
     p = num / num.sum(axis=1, keepdims=True)
+    # stations sharing a watch window share s_i: iterate over the G distinct windows
+    # (sum_i w_i T_i o_ik = sum_g o_gk sum_{i in g} w_i c_i / s_g), exact and G << n
+    o_g, group = np.unique(o, axis=0, return_inverse=True)
+    group = np.asarray(group).reshape(-1)
+    onehot = np.zeros((c.shape[0], o_g.shape[0]))
+    onehot[np.arange(c.shape[0]), group] = c_tot
+    a_g = w @ onehot  # (B x G): weighted counts per window pattern
     for _ in range(iterations):
-        share = p @ o.T  # (B x n): s_i under the current profile
-        t = np.divide(c_tot[None, :], share, out=np.zeros_like(share), where=share > 0)
-        den = (w * t) @ o  # (B x H)
+        share = p @ o_g.T  # (B x G): s_g under the current profile
+        t = np.divide(a_g, share, out=np.zeros_like(share), where=share > 0)
+        den = t @ o_g  # (B x H)
         p_new = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
         p_new /= p_new.sum(axis=1, keepdims=True)
         if np.max(np.abs(p_new - p)) < tol:
@@ -86,7 +100,7 @@ def estimate_profile(
     """An :class:`ArrivalProfile` estimated from hourly reports (rows of ``hourly``)."""
     h = np.asarray(hourly, dtype=float)
     o = overlap_matrix(start, end, open_hour, h.shape[1])
-    p = fit_profile_shares(h, o)
+    p = fit_profile_shares(h, o, open_hour=open_hour)
     p = p / p.sum()
     return ArrivalProfile(open_hour, tuple(float(x) for x in p))
 

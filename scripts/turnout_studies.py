@@ -1,4 +1,9 @@
-"""Simulation study: draw observer campaigns from stations with known results, estimate
+"""Study code (not shipped): simulation studies of the turnout and quick-count estimators.
+
+Moved out of the package (issue 11): it imports ``electwatch.simulate``. Used by
+scripts/turnout_validation.py, scripts/quickcount_validation.py and the tests.
+
+Validation study: draw observer campaigns from stations with known results, estimate
 national turnout, and report each estimator's bias and confidence-interval coverage.
 
 The truth is the frame's turnout sum(cast) / sum(registered). Each campaign draws
