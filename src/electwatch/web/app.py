@@ -82,6 +82,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
     )
     set_active_cipher(ctx.cipher)
+    from electwatch.web.auth import dummy_hash
+
+    dummy_hash()  # made now, so the first unknown-name login costs what later ones do
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -100,8 +100,16 @@ class SharedRateLimiter:
         with self._lock:
             if len(self._local) > 100_000:  # bounded memory under key floods
                 self._local.clear()
-            self._local[key] = [window, granted - 1 if granted else -1]
-        return (True, 0.0) if granted else (False, self._wait(t))
+            st = self._local.get(key)
+            if st is not None and st[0] == window and st[1] >= 0:
+                st[1] += granted  # concurrent leases of this process add up
+            else:
+                st = self._local[key] = [window, granted]
+            if st[1] > 0:
+                st[1] -= 1
+                return True, 0.0
+            st[1] = -1  # exhausted: refused locally until the next window
+        return False, self._wait(t)
 
     async def allow(self, key: str) -> tuple[bool, float]:
         t = time.time()
