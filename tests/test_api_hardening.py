@@ -1,4 +1,4 @@
-# ruff: noqa: F811  (pytest fixtures imported from service_support)
+# ruff: noqa: F811, F402  (pytest fixtures imported from service_support)
 """The audit's failures, one test each, on SQLite and PostgreSQL (issue 14, items 1-3
 and 7): isolation and validation, plausibility quarantine, accounts and sessions, guess
 limits, same-path login, audit of imports, TLS switches, encryption of notes."""
@@ -296,7 +296,7 @@ def test_logins_failures_and_sessions_are_audited_and_slide(service: Service) ->
     r = c.post("/api/auth/login", json={"username": admin.username, "password": admin.password})
     assert r.status_code == 200
     cookie = r.headers["set-cookie"]
-    assert "HttpOnly" in cookie and f"Max-Age={int(12 * 3600)}" in cookie
+    assert "HttpOnly" in cookie and f"Max-Age={(12 * 3600)}" in cookie
     actions = [a["action"] for a in c.get("/api/audit", headers=service.h("admin")).json()]
     assert "auth.login" in actions and "auth.login_failed" in actions
     from electwatch.storage.models import Credential
