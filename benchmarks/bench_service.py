@@ -41,7 +41,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from electwatch.storage.models import AuditEntry, Report
-from electwatch.web.loadtest import (
+
+# the development package (load generator, fixtures) is outside src/ and the wheel
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "devtools"))
+from electwatch_devtools.loadtest import (
     Connection,
     CrashRun,
     Observer,
@@ -51,7 +54,11 @@ from electwatch.web.loadtest import (
     restart,
     run_load_processes,
 )
-from electwatch.web.testing import load_setup, postgres_available, throwaway_database
+from electwatch_devtools.testing import (
+    load_setup,
+    postgres_available,
+    throwaway_database,
+)
 
 
 def warm_up(port: int, observers: list[Observer]) -> None:

@@ -1,7 +1,7 @@
 """The pages in a real headless Chromium (Playwright), against the real server.
 
 uvicorn serves ``create_app`` on a free loopback port in a thread, with a temporary
-SQLite database seeded with a SYNTHETIC election (electwatch.web.testing.seed).
+SQLite database seeded with a SYNTHETIC election (electwatch_devtools.testing.seed).
 Phone viewport (390 x 844). Each test signs in through the login form and:
 
 * observer: submits a report with a photo; goes offline, submits again (the report
@@ -86,10 +86,11 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     uvicorn = pytest.importorskip("uvicorn")
+    from electwatch_devtools.testing import seed, throwaway_database
+
     from electwatch.storage.db import make_engine, session_factory, upgrade
     from electwatch.web.app import create_app
     from electwatch.web.settings import Settings
-    from electwatch.web.testing import seed, throwaway_database
 
     tmp = tmp_path_factory.mktemp("browser")
     with throwaway_database("sqlite") as url:

@@ -268,16 +268,24 @@ class ServerProcess:
         access_log: bool = False,
         rate: float = 1000.0,
         burst: int = 1000,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.db_url, self.workdir = db_url, workdir
+        self.workers = workers
+        self.extra_env = env or {}
         self.port = port or free_port()
         self.access_log, self.rate, self.burst = access_log, rate, burst
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / f"server-{self.port}.log"
 
     def start(self, timeout: float = 60.0) -> ServerProcess:
-        src = str(Path(__file__).resolve().parents[2])
-        env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        src = str(Path(__file__).resolve().parents[2] / "src")
+        env = {
+            **os.environ,
+            "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", ""),
+            **self.extra_env,
+        }
         cmd = [
             sys.executable,
             "-m",
@@ -294,6 +302,8 @@ class ServerProcess:
             "--burst",
             str(self.burst),
             "--access-log" if self.access_log else "--no-access-log",
+            "--workers",
+            str(self.workers),
         ]
         log = open(self.log_path, "ab")  # noqa: SIM115  (kept open by the child)
         self.proc = subprocess.Popen(
@@ -490,6 +500,8 @@ def restart(server: ServerProcess) -> ServerProcess:
         access_log=server.access_log,
         rate=server.rate,
         burst=server.burst,
+        workers=server.workers,
+        env=server.extra_env,
     ).start()
 
 
