@@ -19,7 +19,7 @@ from fastapi import (
     Response,
     UploadFile,
 )
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -612,19 +612,38 @@ async def upload_evidence(
     p: Annotated[Principal, Depends(OBSERVER)],
     file: UploadFile = File(...),
 ) -> dict[str, Any]:
-    """Attach a photo (JPEG/PNG). Metadata (EXIF, GPS, XMP) is stripped; the file is
-    stored under its SHA-256; the client's filename is ignored."""
+    """Attach a photo (JPEG/PNG), a video or an audio recording (MP4/M4A/MOV, WebM,
+    Ogg). Metadata (EXIF, GPS, XMP; container tags with location, device and dates) is
+    stripped; the file is stored under its SHA-256; the client's filename is ignored."""
     import anyio
 
-    from electwatch.web.evidence import EvidenceError, store_evidence
+    from electwatch.web.evidence import EvidenceError, media_kind, store_evidence, store_media
 
     ctx = ctx_of(request)
     with ctx.factory() as s:
         get_report(s, report_id, p)
-    data = await file.read(ctx.settings.max_evidence_bytes + 1)
+    head = await file.read(16)
+    await file.seek(0)
     try:
+        media = media_kind(head)
+        if media is not None:
+            limit = ctx.settings.max_media_bytes
+            if file.size is not None and file.size > limit:
+                raise EvidenceError(f"file larger than {limit} bytes", 413)
+            return await anyio.to_thread.run_sync(
+                store_media,
+                ctx.factory,
+                ctx.settings,
+                report_id,
+                file.file,
+                media[0],
+                media[1],
+                p.pseudonym,
+                ctx.cipher,
+            )
+        data = await file.read(ctx.settings.max_evidence_bytes + 1)
         return await anyio.to_thread.run_sync(
-            store_evidence, ctx.factory, ctx.settings, report_id, data, p.pseudonym
+            store_evidence, ctx.factory, ctx.settings, report_id, data, p.pseudonym, ctx.cipher
         )
     except EvidenceError as exc:
         raise HTTPException(exc.status, str(exc)) from None
@@ -633,7 +652,7 @@ async def upload_evidence(
 @router.get("/evidence/{sha256}", tags=["evidence"])
 def get_evidence(
     sha256: str, request: Request, s: DB, p: Annotated[Principal, Depends(EVIDENCE_READERS)]
-) -> FileResponse:
+) -> Response:
     from electwatch.web.evidence import evidence_path, valid_sha256
 
     if not valid_sha256(sha256):
@@ -651,11 +670,15 @@ def get_evidence(
     path = evidence_path(ctx_of(request).settings.evidence_dir, sha256)
     if not path.is_file():
         raise NOT_FOUND
-    return FileResponse(
-        path,
-        media_type=ev.content_type,
-        headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"},
-    )
+    headers = {"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"}
+    if ev.key_id is not None:
+        cipher = ctx_of(request).cipher
+        if cipher is None:
+            raise HTTPException(503, "the evidence is encrypted and no key is configured")
+        return StreamingResponse(
+            cipher.decrypt_file(path), media_type=ev.content_type, headers=headers
+        )
+    return FileResponse(path, media_type=ev.content_type, headers=headers)
 
 
 # --- merged records, conflicts, coordinator actions ----------------------------------
