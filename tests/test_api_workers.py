@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from service_support)
 """Two worker processes (``electwatch serve --workers 2``) against one PostgreSQL: a
 revocation, the rate limits and CSRF tokens behave as with one process, and the same
 report id sent concurrently is never a 500 (issue 14, item 4).
@@ -19,12 +18,12 @@ from typing import Any
 
 import httpx
 import pytest
+from electwatch_devtools.loadtest import ServerProcess
+from electwatch_devtools.testing import postgres_available, seed, throwaway_database
 
 from electwatch.storage import service as svc
 from electwatch.storage.db import make_engine, session_factory, transaction, upgrade
 from electwatch.storage.models import User
-from electwatch_devtools.loadtest import ServerProcess
-from electwatch_devtools.testing import postgres_available, seed, throwaway_database
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 LIMIT = 12  # requests per credential per window (the window is 300 s: no refill)

@@ -71,7 +71,9 @@ def rotate(factory: Any, settings: Any, evidence_dir: Path, new_key: str) -> dic
                 if isinstance(val, dict) and isinstance(val.get("notes"), str):
                     clear = reader.decrypt_text(val["notes"], notes_context(a.entity_id))
                     setattr(
-                        a, side, {**val, "notes": new.encrypt_text(clear, notes_context(a.entity_id))}
+                        a,
+                        side,
+                        {**val, "notes": new.encrypt_text(clear, notes_context(a.entity_id))},
                     )
         audit(s, SYSTEM, "key.rotate", "service", new.key_id, {"keys": list(keys)}, None)
     if old is None and (notes or files) == 0:
