@@ -465,3 +465,26 @@ def test_notes_are_encrypted_at_rest(db_url: str, tmp_path: Path) -> None:
             f"/api/elections/{sd.election_id}/reports", json=b, headers=service.h("observer")
         )
         assert again.status_code == 200
+
+
+def test_export_escapes_formulas_and_admin_deletion_is_audited(service: Service) -> None:
+    sd, c = service.seed, service.client
+    b = body(sd.station_in_region, notes='=HYPERLINK("http://x")')
+    url = f"/api/elections/{sd.election_id}/reports"
+    assert c.post(url, json=b, headers=service.h("observer")).status_code == 201
+    csv_text = c.get(
+        f"/api/elections/{sd.election_id}/export", headers=service.h("coordinator")
+    ).text
+    assert "'=HYPERLINK" in csv_text and ",=HYPERLINK" not in csv_text
+    js = c.get(
+        f"/api/elections/{sd.election_id}/export?format=json", headers=service.h("coordinator")
+    ).json()
+    assert js["reports"][0]["notes"].startswith("=HYPERLINK")
+    r = c.request(
+        "DELETE", f"/api/reports/{b['id']}", json={"reason": "test"}, headers=service.h("admin")
+    )
+    assert r.status_code == 200
+    assert stored(service, b["id"]) is None
+    log = c.get(f"/api/audit?entity=report&entity_id={b['id']}", headers=service.h("admin")).json()
+    deleted = next(a for a in log if a["action"] == "report.delete")
+    assert deleted["before"]["voters"] == 120 and deleted["after"]["reason"] == "test"

@@ -75,6 +75,9 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/users/{pseudonym}/assignments"): ADMIN,
     ("POST", "/api/users/{pseudonym}/areas"): ADMIN,
     ("GET", "/api/audit"): ADMIN,
+    ("GET", "/api/elections/{election_id}/export"): COORD,
+    ("DELETE", "/api/reports/{report_id}"): ADMIN,
+    ("DELETE", "/api/evidence/{sha256}"): ADMIN,
 }
 
 

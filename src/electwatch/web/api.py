@@ -1047,3 +1047,122 @@ def audit_log(
         }
         for a in rows
     ]
+
+
+# --- coordinator export and admin deletion ---------------------------------------------
+EXPORT_COLUMNS = (
+    "id",
+    "station",
+    "observer",
+    "window_start",
+    "window_end",
+    "voters",
+    "hourly",
+    "notes",
+    "status",
+    "status_reason",
+    "version",
+    "received_at",
+)
+
+
+def csv_cell(value: Any) -> str:
+    """A CSV cell that a spreadsheet never runs as a formula (OWASP CSV injection):
+    text starting with = + - @ or a tab/CR is prefixed with an apostrophe."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = ";".join(str(v) for v in value)
+    text = str(value)
+    if text and text[0] in "=+-@\t\r":
+        return "'" + text
+    return text
+
+
+@router.get(
+    "/elections/{election_id}/export",
+    tags=["coordination"],
+    responses={200: {"content": {"text/csv": {}, "application/json": {}}}},
+)
+def export_reports(
+    election_id: DbId,
+    s: DB,
+    p: Annotated[Principal, Depends(COORDINATION)],
+    format: Annotated[str, Query(pattern="^(csv|json)$")] = "csv",
+) -> Response:
+    """Every report in the caller's scope, as CSV (cells escaped against formula
+    injection) or JSON; the export is audited."""
+    import csv
+    import io
+
+    get_election(s, election_id)
+    rows = [
+        svc.report_dict(r, code, obs)
+        for r, code, obs in s.execute(svc.report_query(p.scope, election_id)).all()
+    ]
+    svc.audit(s, p.pseudonym, "reports.export", "election", election_id, None, {"n": len(rows)})
+    s.commit()
+    if format == "json":
+        return JSONResponse({"reports": [{k: r[k] for k in EXPORT_COLUMNS} for r in rows]})
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(EXPORT_COLUMNS)
+    for r in rows:
+        w.writerow([csv_cell(r[k]) for k in EXPORT_COLUMNS])
+    return Response(
+        buf.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="reports-{election_id}.csv"'},
+    )
+
+
+@router.delete("/reports/{report_id}", tags=["admin"])
+def delete_report(
+    report_id: str, body: ReasonBody, s: DB, p: Annotated[Principal, Depends(ADMIN)]
+) -> dict[str, str]:
+    """Delete a report (and its evidence links); the audit log keeps what it was and why."""
+    with s.begin():
+        r = get_report(s, report_id, p)
+        before = report_out(s, r)
+        s.execute(ReportEvidence.__table__.delete().where(ReportEvidence.report_id == r.id))
+        s.delete(r)
+        svc.audit(s, p.pseudonym, "report.delete", "report", r.id, before, {"reason": body.reason})
+    return {"status": "deleted"}
+
+
+@router.delete("/evidence/{sha256}", tags=["admin"])
+def delete_evidence(
+    sha256: str,
+    body: ReasonBody,
+    request: Request,
+    s: DB,
+    p: Annotated[Principal, Depends(ADMIN)],
+) -> dict[str, str]:
+    """Delete an evidence file everywhere (row, links, file); audited with the reason."""
+    from electwatch.web.evidence import evidence_path, valid_sha256
+
+    if not valid_sha256(sha256):
+        raise NOT_FOUND
+    with s.begin():
+        ev = s.get(Evidence, sha256)
+        if ev is None:
+            raise NOT_FOUND
+        links = [
+            str(x)
+            for x in s.scalars(
+                select(ReportEvidence.report_id).where(ReportEvidence.sha256 == sha256)
+            )
+        ]
+        s.execute(ReportEvidence.__table__.delete().where(ReportEvidence.sha256 == sha256))
+        s.delete(ev)
+        svc.audit(
+            s,
+            p.pseudonym,
+            "evidence.delete",
+            "evidence",
+            sha256,
+            {"reports": links, "size": ev.size, "content_type": ev.content_type},
+            {"reason": body.reason},
+        )
+    evidence_path(ctx_of(request).settings.evidence_dir, sha256).unlink(missing_ok=True)
+    return {"status": "deleted"}
