@@ -19,6 +19,7 @@ from fastapi import (
     Response,
     UploadFile,
 )
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from pydantic import (
     AfterValidator,
@@ -231,6 +232,14 @@ class LoginBody(BaseModel):
 
 
 # --- helpers -------------------------------------------------------------------------
+def unprocessable(field: str, message: str) -> RequestValidationError:
+    """A 422 in the one documented shape (FastAPI's ``HTTPValidationError``: a list of
+    errors, each naming the field), for checks made after parsing."""
+    return RequestValidationError(
+        [{"loc": ("body", field), "msg": message[:300], "type": "value_error"}]
+    )
+
+
 def get_election(s: Session, election_id: int) -> Election:
     e = s.get(Election, election_id)
     if e is None:
@@ -280,7 +289,10 @@ def write_response(result: WriteResult) -> JSONResponse:
         return JSONResponse(
             {"detail": result.detail}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
         )
-    return JSONResponse({"detail": result.detail}, status_code=422)
+    return JSONResponse(
+        {"detail": [{"loc": ["body", "station"], "msg": result.detail, "type": "value_error"}]},
+        status_code=422,
+    )
 
 
 # --- the hot path first: routes are matched in order --------------------------
@@ -559,7 +571,29 @@ def release_report(
         return report_out(s, r)
 
 
-@router.post("/elections/{election_id}/reports/import", tags=["reports"])
+IMPORT_ERRORS = {
+    "description": "rows that are not valid (nothing imported), or reports the writer "
+    "refused (207): each with row, column, value, expected and message",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "imported": {"type": "integer"},
+                    "duplicates": {"type": "integer"},
+                    "errors": {"type": "array", "items": {"type": "object"}},
+                },
+            }
+        }
+    },
+}
+
+
+@router.post(
+    "/elections/{election_id}/reports/import",
+    tags=["reports"],
+    responses={422: IMPORT_ERRORS, 207: IMPORT_ERRORS},
+)
 async def import_reports(
     election_id: DbId,
     request: Request,
@@ -646,6 +680,8 @@ async def upload_evidence(
             store_evidence, ctx.factory, ctx.settings, report_id, data, p.pseudonym, ctx.cipher
         )
     except EvidenceError as exc:
+        if exc.status == 422:
+            raise unprocessable("file", str(exc)) from None
         raise HTTPException(exc.status, str(exc)) from None
 
 
@@ -785,7 +821,7 @@ def _station_action(
         if report_id is not None:
             r = s.get(Report, report_id)
             if r is None or r.station_id != st.id:
-                raise HTTPException(422, "report_id is not a report of this station")
+                raise unprocessable("report_id", "report_id is not a report of this station")
             if r.status == "quarantined":
                 raise HTTPException(409, "the report is quarantined")
             voters = r.voters
@@ -826,7 +862,7 @@ def verify_station(
     """Confirm a station's count: pick one report (``report_id``) or give ``voters``."""
     if body.report_id is None and body.voters is None:
         get_station(s, election_id, station_code, p)
-        raise HTTPException(422, "give report_id or voters")
+        raise unprocessable("voters", "give report_id or voters")
     return _station_action(
         request, s, election_id, station_code, p, "verify", body.voters, body.reason, body.report_id
     )
@@ -906,7 +942,7 @@ def create_user(body: UserBody, s: DB, p: Annotated[Principal, Depends(ADMIN)]) 
         try:
             u = svc.create_user(s, body.role, body.username, body.password, actor=p.pseudonym)
         except svc.ServiceError as exc:
-            raise HTTPException(422, str(exc)) from None
+            raise unprocessable("username", str(exc)) from None
         return svc.user_dict(u)
 
 
@@ -997,7 +1033,7 @@ def assign(
         try:
             svc.assign_station(s, u, st, actor=p.pseudonym)
         except svc.ServiceError as exc:
-            raise HTTPException(422, str(exc)) from None
+            raise unprocessable("station", str(exc)) from None
     return {"observer": pseudonym, "station": body.station}
 
 
@@ -1013,7 +1049,7 @@ def add_area(
         try:
             svc.add_coordinator_area(s, u, a, actor=p.pseudonym)
         except svc.ServiceError as exc:
-            raise HTTPException(422, str(exc)) from None
+            raise unprocessable("area_id", str(exc)) from None
         uid = u.id
     ctx_of(request).credentials.forget(user_id=uid)
     return {"coordinator": pseudonym, "area_id": body.area_id}
