@@ -324,13 +324,52 @@ class ServerProcess:
             time.sleep(0.1)
         raise RuntimeError("server did not start in time")
 
-    def cpu_seconds(self) -> float:
-        """User + system CPU time of the server process so far (Linux /proc)."""
+    def pids(self) -> list[int]:
+        """The server process and its worker processes (Linux /proc)."""
         if self.proc is None:
-            return 0.0
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return []
+        pids = [self.proc.pid]
+        try:
+            kids = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text()
+        except OSError:
+            return pids
+        return pids + [int(k) for k in kids.split()]
+
+    def workers_pids(self) -> list[int]:
+        """The worker processes (uvicorn's children; the server itself when one)."""
+        return self.pids()[1:] or self.pids()
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the server processes so far (Linux /proc)."""
+        total = 0.0
         ticks = os.sysconf("SC_CLK_TCK")
-        return (int(fields[11]) + int(fields[12])) / ticks
+        for pid in self.pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / ticks
+        return total
+
+    def rss_bytes(self) -> dict[int, int]:
+        """Resident memory of each server process now."""
+        out = {}
+        for pid in self.pids():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        out[pid] = int(line.split()[1]) * 1024
+            except OSError:
+                continue
+        return out
+
+    def kill_one_worker(self) -> None:
+        """SIGKILL one worker process (the supervisor and the other workers live on)."""
+        pids = self.pids()[1:]
+        if not pids:
+            self.kill9()
+            return
+        os.kill(pids[0], signal.SIGKILL)
 
     def kill9(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -479,13 +518,15 @@ def crash(
     observers: list[Observer],
     kill_after: float,
     run: CrashRun | None = None,
+    kill: Any = None,
 ) -> CrashRun:
-    """Load ``server`` and SIGKILL it after ``kill_after`` s, requests in flight
-    (adding to ``run`` when given: several crashes in a row)."""
+    """Load ``server`` and SIGKILL it (or call ``kill``, e.g. one worker's SIGKILL)
+    after ``kill_after`` s, requests in flight (adding to ``run`` when given: several
+    crashes in a row)."""
     run = run or CrashRun()
     asyncio.run(
         load_until_killed(
-            "127.0.0.1", server.port, election_id, observers, kill_after, server.kill9, run
+            "127.0.0.1", server.port, election_id, observers, kill_after, kill or server.kill9, run
         )
     )
     return run
