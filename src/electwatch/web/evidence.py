@@ -82,6 +82,29 @@ class _MemoryBudget:
 DECODE_BUDGET = _MemoryBudget(DECODE_BUDGET_BYTES)
 
 
+def _return_freed_image_memory() -> None:
+    """glibc raises its mmap threshold after the first large free, so later 16 MB
+    Pillow blocks come from the heap arenas of each thread and are never given back:
+    six 40-Mpx decodes one after the other left 1.3 GB resident. Fixing the threshold
+    (which also stops the dynamic adjustment) keeps large blocks mmapped, returned to
+    the system when freed. A no-op where glibc's mallopt is not available."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name:
+        return
+    try:
+        libc = ctypes.CDLL(name)
+        m_mmap_threshold = -3
+        libc.mallopt(m_mmap_threshold, 1024 * 1024)
+    except (OSError, AttributeError):
+        return
+
+
+_return_freed_image_memory()
+
+
 def media_kind(head: bytes) -> tuple[str, str] | None:
     """``(content type, file suffix)`` of a video/audio container, from its first bytes."""
     if len(head) >= 12 and head[4:8] == b"ftyp":
