@@ -147,7 +147,29 @@ def sniff(data: bytes) -> tuple[str, str] | None:
     return None
 
 
-def strip_metadata(data: bytes) -> tuple[bytes, str]:
+#: decodes reserving more than this also take a host-wide lock (a file lock in the
+#: evidence folder), so the worker processes of one host decode large images one at
+#: a time: the memory ceiling holds for the whole server, not per process
+LARGE_DECODE_BYTES = 64 * 1024 * 1024
+
+
+@contextmanager
+def _host_lock(lock_dir: Path | None, needed: bool) -> Iterator[None]:
+    if lock_dir is None or not needed:
+        yield
+        return
+    import fcntl
+
+    Path(lock_dir).mkdir(parents=True, exist_ok=True)
+    with open(Path(lock_dir) / ".decode.lock", "a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def strip_metadata(data: bytes, lock_dir: Path | None = None) -> tuple[bytes, str]:
     """Re-encode an image without metadata; returns ``(clean bytes, content type)``."""
     kind = sniff(data)
     if kind is None:
@@ -159,7 +181,8 @@ def strip_metadata(data: bytes) -> tuple[bytes, str]:
             if pixels > MAX_PIXELS:
                 raise EvidenceError(f"image larger than {MAX_PIXELS:,} pixels", 413)
             # decoded bands (up to 4 bytes a pixel) and one transposed/converted copy
-            with DECODE_BUDGET.reserve(pixels * 4 * 2):
+            need = pixels * 4 * 2
+            with _host_lock(lock_dir, need > LARGE_DECODE_BYTES), DECODE_BUDGET.reserve(need):
                 im.load()
                 clean = ImageOps.exif_transpose(im)
                 if clean is None:  # pragma: no cover  (only with in_place=True)
@@ -288,7 +311,7 @@ def store_evidence(
         raise EvidenceError(f"file larger than {settings.max_evidence_bytes} bytes", 413)
     if not data:
         raise EvidenceError("empty file")
-    clean, content_type = strip_metadata(data)
+    clean, content_type = strip_metadata(data, Path(settings.evidence_dir))
     sha = hashlib.sha256(clean).hexdigest()
     path = evidence_path(settings.evidence_dir, sha)
     if not path.exists():
