@@ -336,8 +336,17 @@ class ServerProcess:
         return pids + [int(k) for k in kids.split()]
 
     def workers_pids(self) -> list[int]:
-        """The worker processes (uvicorn's children; the server itself when one)."""
-        return self.pids()[1:] or self.pids()
+        """The worker processes (uvicorn's spawned children, not multiprocessing's
+        resource tracker; the server itself when it runs one worker)."""
+        out = []
+        for pid in self.pids()[1:]:
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"spawn_main" in cmd:
+                out.append(pid)
+        return out or self.pids()[:1]
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the server processes so far (Linux /proc)."""
@@ -365,8 +374,8 @@ class ServerProcess:
 
     def kill_one_worker(self) -> None:
         """SIGKILL one worker process (the supervisor and the other workers live on)."""
-        pids = self.pids()[1:]
-        if not pids:
+        pids = self.workers_pids()
+        if self.proc is None or pids == [self.proc.pid]:
             self.kill9()
             return
         os.kill(pids[0], signal.SIGKILL)
