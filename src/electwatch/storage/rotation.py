@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import select
 
@@ -48,9 +49,8 @@ def rotate(factory: Any, settings: Any, evidence_dir: Path, new_key: str) -> dic
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".rotate-")
             try:
                 with os.fdopen(fd, "wb") as out:
+                    buf: BinaryIO
                     if is_encrypted_file(path):
-                        import io
-
                         buf = io.BytesIO(b"".join(reader.decrypt_file(path)))
                     else:
                         buf = open(path, "rb")  # noqa: SIM115  (closed below)

@@ -35,9 +35,9 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import bindparam, insert, or_, select
+from sqlalchemy import Table, bindparam, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -197,7 +197,7 @@ def commit_batch(session: Session, items: list[ReportIn], cipher: Any = None) ->
     existing: dict[uuid.UUID, tuple[Report, str]] = {
         r.id: (r, code) for r, code in session.execute(_EXISTING, {"ids": [i.id for i in items]})
     }
-    seen: dict[uuid.UUID, ReportIn] = {}
+    seen: dict[uuid.UUID, tuple[ReportIn, dict[str, Any]]] = {}
     rows: list[dict[str, Any]] = []
     audits: list[dict[str, Any]] = []
     results: list[WriteResult] = []
@@ -321,8 +321,8 @@ def commit_batch(session: Session, items: list[ReportIn], cipher: Any = None) ->
             _copy_rows(session, rows, audits)
         else:
             # Core executemany on the tables: the ORM bulk path costs more CPU per row
-            session.execute(insert(Report.__table__), rows)
-            session.execute(insert(AuditEntry.__table__), audits)
+            session.execute(insert(cast(Table, Report.__table__)), rows)
+            session.execute(insert(cast(Table, AuditEntry.__table__)), audits)
     return results
 
 

@@ -29,7 +29,7 @@ from pydantic import (
     WithJsonSchema,
     model_validator,
 )
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from electwatch.core.numbers import NumberFormatError, parse_count
@@ -1160,7 +1160,7 @@ def delete_report(
     with s.begin():
         r = get_report(s, report_id, p)
         before = report_out(s, r)
-        s.execute(ReportEvidence.__table__.delete().where(ReportEvidence.report_id == r.id))
+        s.execute(delete(ReportEvidence).where(ReportEvidence.report_id == r.id))
         s.delete(r)
         svc.audit(s, p.pseudonym, "report.delete", "report", r.id, before, {"reason": body.reason})
     return {"status": "deleted"}
@@ -1189,7 +1189,7 @@ def delete_evidence(
                 select(ReportEvidence.report_id).where(ReportEvidence.sha256 == sha256)
             )
         ]
-        s.execute(ReportEvidence.__table__.delete().where(ReportEvidence.sha256 == sha256))
+        s.execute(delete(ReportEvidence).where(ReportEvidence.sha256 == sha256))
         s.delete(ev)
         svc.audit(
             s,
