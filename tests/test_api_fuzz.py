@@ -1,4 +1,4 @@
-# ruff: noqa: F811, F402  (pytest fixtures imported from service_support)
+# ruff: noqa: F811  (pytest fixtures imported from service_support)
 """Property-based fuzzing of the JSON API against its own OpenAPI document
 (schemathesis, stateful), with every role's token and the rate and guess limits raised
 for the run (issue 14, item 8): no answer is a 500, and every answer conforms to the
@@ -45,16 +45,20 @@ def test_stateful_fuzz_finds_no_server_error(db_url: str, tmp_path: Path) -> Non
         # the spec is the app's own; requests go through the running test client (one
         # event loop, so the report writer and the limits are the real ones)
         schema = schemathesis.openapi.from_dict(app.openapi())
-        client = service.client
         for role in ROLES:
             headers = service.h(role)
             machine = schema.as_state_machine()
 
             class Fuzz(machine):  # type: ignore[misc, valid-type]
+                role_headers = headers  # bound now: the class is used inside this loop step
+                http = service.client
+
                 def call(self, case, **kwargs):  # type: ignore[no-untyped-def]
-                    kw = case.as_transport_kwargs(base_url="http://testserver", headers=headers)
+                    kw = case.as_transport_kwargs(
+                        base_url="http://testserver", headers=self.role_headers
+                    )
                     kw.pop("cookies", None)
-                    r = client.request(**kw)
+                    r = self.http.request(**kw)
                     r.request.read()  # multipart bodies are streams: make them readable
                     return schemathesis.Response.from_httpx(r, verify=True)
 
