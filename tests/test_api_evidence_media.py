@@ -149,3 +149,44 @@ def test_image_decoding_respects_the_memory_budget(
         headers=service.h("observer"),
     )
     assert up.status_code == 201, up.text
+
+
+def test_key_rotation_re_encrypts_notes_and_files(db_url: str, tmp_path: Path) -> None:
+    from electwatch.storage.crypto import Cipher, new_key, notes_context, parse_key
+    from electwatch.storage.models import Report
+    from electwatch.storage.rotation import rotate
+
+    old, new = new_key(), new_key()
+    for service in make_service(db_url, tmp_path, encryption_key=old):
+        rid = str(uuid.uuid4())
+        sd = service.seed
+        r = service.client.post(
+            f"/api/elections/{sd.election_id}/reports",
+            json={
+                "id": rid,
+                "station": sd.station_in_region,
+                "window_start": "08:00",
+                "window_end": "20:00",
+                "voters": 100,
+                "notes": "seal broken",
+            },
+            headers=service.h("observer"),
+        )
+        assert r.status_code == 201
+        buf = io.BytesIO()
+        Image.new("RGB", (16, 16), (5, 6, 7)).save(buf, "PNG")
+        up = service.client.post(
+            f"/api/reports/{rid}/evidence",
+            files={"file": ("p.png", buf.getvalue(), "image/png")},
+            headers=service.h("observer"),
+        )
+        sha = up.json()["sha256"]
+        summary = rotate(service.factory, service.settings, service.settings.evidence_dir, new)
+        assert summary == {"notes": 1, "files": 1}
+        only_new = Cipher(parse_key(new))
+        with service.factory() as s:  # type: ignore[operator]
+            stored = s.get(Report, uuid.UUID(rid))
+            assert stored is not None and stored.notes is not None
+            assert only_new.decrypt_text(stored.notes, notes_context(rid)) == "seal broken"
+        path = evidence_path(service.settings.evidence_dir, sha)
+        assert b"".join(only_new.decrypt_file(path)).startswith(b"\x89PNG")

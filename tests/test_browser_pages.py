@@ -47,6 +47,7 @@ class Live:
     seed: Any
     api: httpx.Client
     errors: list[str] = field(default_factory=list)
+    url: str = ""
 
     def headers(self, role: str) -> dict[str, str]:
         return self.seed.users[role].headers
@@ -74,6 +75,7 @@ class Live:
             headers=self.headers(role),
         )
         assert r.status_code == 201, r.text
+        assert r.json()["status"] == "submitted", r.json()["status_reason"]
         return rid
 
 
@@ -119,7 +121,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             time.sleep(0.05)
         base = f"http://127.0.0.1:{port}"
         with httpx.Client(base_url=base, timeout=10) as api:
-            yield Live(base, sd, api)
+            yield Live(base, sd, api, url=url)
         server.should_exit = True
         thread.join(timeout=15)
 
@@ -321,7 +323,22 @@ def test_analyst_sees_the_estimate_change(
     shot(page, "analyst")
     no_horizontal_scroll(page)
 
-    live.submit("load-3", sd.stations[3], 2400)
+    # a high count that is still plausible: one above the register or the ballots
+    # issued would be quarantined and, rightly, leave the estimate unchanged
+    from sqlalchemy import select
+
+    from electwatch.storage.db import make_engine
+    from electwatch.storage.models import Station
+
+    engine = make_engine(live.url)
+    with engine.connect() as conn:
+        registered, issued = conn.execute(
+            select(Station.registered, Station.official_cast).where(
+                Station.election_id == sd.election_id, Station.code == sd.stations[3]
+            )
+        ).one()
+    engine.dispose()
+    live.submit("load-3", sd.stations[3], min(registered, issued))
     page.wait_for_function(
         "old => { const v = document.querySelector('#estimate-value');"
         " return v && v.dataset.turnout !== old; }",
