@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from electwatch_devtools.testing import Seed, postgres_available, seed, throwaway_database
 from fastapi.testclient import TestClient
 
 from electwatch.storage import credentials
 from electwatch.storage.db import make_engine, session_factory, upgrade
 from electwatch.web.app import create_app
 from electwatch.web.settings import Settings
-from electwatch.web.testing import Seed, postgres_available, seed, throwaway_database
 
 # scrypt at full cost (n=2**14) takes ~50 ms a hash; tests hash dozens of secrets
 credentials.SCRYPT_N = 2**10

@@ -15,7 +15,7 @@ from PIL import ExifTags, Image
 from electwatch.storage.credentials import hash_secret, verify_secret
 from electwatch.web.app import DropClientAddress, uvicorn_log_config
 from electwatch.web.evidence import evidence_path
-from electwatch.web.security import RateLimiter
+from electwatch.web.security import SharedRateLimiter
 from service_support import Service, db_url, make_service, service  # noqa: F401
 
 
@@ -178,8 +178,8 @@ def test_rate_limit_per_credential(db_url: str, tmp_path: Path) -> None:
         tmp_path,
         rate_per_second=0.01,
         rate_burst=3,
-        login_burst=2,
-        login_rate_per_second=0.01,
+        rate_lease=1,
+        login_user_client_attempts=2,
     ):
         c = service.client
         codes = [c.get("/api/me", headers=service.h("analyst")).status_code for _ in range(5)]
@@ -196,11 +196,21 @@ def test_rate_limit_per_credential(db_url: str, tmp_path: Path) -> None:
         assert logins == [401, 401, 429]
 
 
-def test_token_bucket_refills() -> None:
-    lim = RateLimiter(rate=2.0, burst=2)
-    assert [lim.allow("k", now=0.0)[0] for _ in range(3)] == [True, True, False]
-    assert lim.allow("k", now=0.5)[0] is True  # one token back after 0.5 s at 2/s
-    assert lim.allow("k", now=0.5)[0] is False
+def test_shared_window_limiter_leases_never_exceed_the_limit(db_url: str) -> None:
+    """Two limiters (two processes) on one database allow together at most the limit,
+    whatever their lease size; a new window starts afresh."""
+    from electwatch.storage.db import make_engine, session_factory, upgrade
+    from electwatch.storage.shared_state import WindowCounters
+
+    engine = make_engine(db_url)
+    upgrade(engine)
+    counters = WindowCounters(session_factory(engine))
+    a = SharedRateLimiter(counters, 10, 60.0, "t:", lease=3)
+    b = SharedRateLimiter(counters, 10, 60.0, "t:", lease=3)
+    allowed = sum(lim.allow_sync("k", now=5.0)[0] for _ in range(10) for lim in (a, b))
+    assert 10 - 2 * 3 < allowed <= 10
+    assert a.allow_sync("k", now=61.0)[0] is True  # the next window
+    engine.dispose()
 
 
 def test_access_log_never_holds_client_address(caplog: pytest.LogCaptureFixture) -> None:

@@ -31,18 +31,18 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
-
-from electwatch.storage.models import AuditEntry, Report
-from electwatch.web.loadtest import (
+from electwatch_devtools.loadtest import (
     CrashRun,
     ServerProcess,
     crash,
     resend_outbox,
     restart,
 )
-from electwatch.web.testing import load_setup
+from electwatch_devtools.testing import load_setup
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from electwatch.storage.models import AuditEntry, Report
 from service_support import db_url  # noqa: F401
 
 pytestmark = pytest.mark.slow

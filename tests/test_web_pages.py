@@ -2,7 +2,7 @@
 
 Role checks on every page, CSRF rejection without the token on every form, login
 and logout, and the coordinator's actions changing the merged records. The data
-are SYNTHETIC (electwatch.web.testing.seed simulates an election).
+are SYNTHETIC (electwatch_devtools.testing.seed simulates an election).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from electwatch_devtools.testing import Seed, seed, throwaway_database
 from fastapi.testclient import TestClient
 
 from electwatch.storage.db import make_engine, session_factory, upgrade
@@ -20,7 +21,6 @@ from electwatch.web.app import create_app
 from electwatch.web.auth import declared_roles
 from electwatch.web.pages import estimate_view, router
 from electwatch.web.settings import Settings
-from electwatch.web.testing import Seed, seed, throwaway_database
 
 ROLES = ("observer", "coordinator", "analyst", "admin")
 

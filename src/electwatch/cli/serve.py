@@ -44,11 +44,29 @@ def serve(
     evidence_dir: Path = typer.Option(
         Path("electwatch-evidence"), help="Folder of the content-addressed evidence store."
     ),
-    access_log: bool = typer.Option(False, help="Log requests (never with client addresses)."),
+    access_log: bool = typer.Option(
+        False, help="Log requests (never with client addresses or query strings)."
+    ),
     rate: float = typer.Option(10.0, help="Requests per second allowed per credential."),
     burst: int = typer.Option(60, help="Burst size of the per-credential rate limit."),
+    workers: int = typer.Option(
+        1, help="Worker processes; they share revocations, limits and secrets in the database."
+    ),
+    trusted_proxy: list[str] = typer.Option(
+        [],
+        "--trusted-proxy",
+        help="Address or network of a reverse proxy whose X-Forwarded-For is believed "
+        "(repeatable; never logged, used only for the guess limits).",
+    ),
+    secure_cookies: bool = typer.Option(
+        False, help="Mark cookies Secure (serve behind TLS; env ELECTWATCH_SECURE_COOKIES=1)."
+    ),
+    hsts_seconds: int = typer.Option(
+        0, help="Send Strict-Transport-Security with this max-age (0: off; TLS only)."
+    ),
+    api_docs: bool = typer.Option(False, help="Serve the OpenAPI document at /openapi.json."),
 ) -> None:
-    """Run the service (one uvicorn worker). Migrates the database first."""
+    """Run the service (``--workers`` uvicorn processes). Migrates the database first."""
     if ctx.invoked_subcommand is not None:
         return
     from electwatch.web.app import run_server
@@ -58,8 +76,42 @@ def serve(
     settings.database_url = _url(db)
     settings.evidence_dir = evidence_dir
     settings.rate_per_second, settings.rate_burst = rate, burst
-    out.print(f"electwatch intake service on http://{host}:{port} (API docs at /docs)")
-    run_server(settings, host, port, access_log)
+    if trusted_proxy:
+        settings.trusted_proxies = tuple(trusted_proxy)
+    settings.cookie_secure = settings.cookie_secure or secure_cookies
+    settings.hsts_seconds = hsts_seconds or settings.hsts_seconds
+    settings.api_docs = settings.api_docs or api_docs
+    out.print(f"electwatch intake service on http://{host}:{port} ({workers} worker(s))")
+    run_server(settings, host, port, access_log, workers)
+
+
+@serve_app.command("new-key")
+def new_key() -> None:
+    """Print a new at-rest encryption key (store it in a file readable only by the
+    service, and point ELECTWATCH_ENCRYPTION_KEY_FILE at it)."""
+    from electwatch.storage.crypto import new_key as make
+
+    print(make())
+
+
+@serve_app.command("rotate-key")
+def rotate_key(
+    db: str | None = DB_OPTION,
+    evidence_dir: Path = typer.Option(Path("electwatch-evidence")),
+    new_key_file: Path = typer.Option(..., help="File holding the new key."),
+) -> None:
+    """Re-encrypt every note and evidence file with the new key. The current key (and
+    any older ones) must be configured as usual (ELECTWATCH_ENCRYPTION_KEY[_FILE],
+    ELECTWATCH_OLD_ENCRYPTION_KEYS) to read the data; afterwards configure only the
+    new key."""
+    from electwatch.storage.rotation import rotate
+    from electwatch.web.settings import Settings
+
+    with user_errors():
+        settings = Settings.from_env()
+        factory = _session(db)
+        summary = rotate(factory, settings, evidence_dir, new_key_file.read_text().strip())
+    out.print(f"re-encrypted {summary}")
 
 
 @serve_app.command("init-db")

@@ -16,6 +16,8 @@ Schema (created only by the Alembic migrations in ``storage/migrations``):
 ``evidence`` / ``report_evidence``  content-addressed evidence files (SHA-256)
 ``station_actions``  coordinator decisions on a station's merged record
 ``audit_log``        who did what, when, with before/after values
+``service_secrets``  signing secrets generated once and shared by every process/host
+``rate_counters``    fixed-window counters of the rate and guess limits (shared state)
 """
 
 from __future__ import annotations
@@ -64,6 +66,9 @@ class Election(Base):
     close_hour: Mapped[int] = mapped_column(Integer, default=20)
     #: the service does not know a registered-voter total for every country
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: plausibility ceiling: voters one station can admit per hour of a watch window
+    #: (a report above it is quarantined; with no registers it is the main check)
+    max_voters_per_hour: Mapped[int] = mapped_column(Integer, default=600, server_default="600")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -124,6 +129,9 @@ class Credential(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: sessions slide: each use pushes ``expires_at`` forward, never past this bound
+    absolute_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class CoordinatorArea(Base):
@@ -181,6 +189,8 @@ class Evidence(Base):
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger)
     content_type: Mapped[str] = mapped_column(String(50))
+    #: id of the at-rest key the stored file is encrypted with (None: plain file)
+    key_id: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -222,3 +232,25 @@ class AuditEntry(Base):
     entity_id: Mapped[str] = mapped_column(String(100))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class ServiceSecret(Base):
+    """A signing secret (session/CSRF HMAC key) generated once and shared by every
+    worker process and host, so a token signed by one is valid on all."""
+
+    __tablename__ = "service_secrets"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RateCounter(Base):
+    """One fixed-window counter of a rate or guess limit, shared by every process."""
+
+    __tablename__ = "rate_counters"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    #: window number (unix time // window length); a new window restarts the count
+    window: Mapped[int] = mapped_column(BigInteger)
+    count: Mapped[int] = mapped_column(Integer)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from electwatch.data.model import ElectionResults
 from electwatch.errors import ElectwatchError
 from electwatch.storage.credentials import hash_secret, new_credential
+from electwatch.storage.crypto import reveal_notes
 from electwatch.storage.models import (
     ROLES,
     Area,
@@ -75,6 +76,7 @@ def create_election(
     close_hour: int = 20,
     synthetic: bool = False,
     actor: str = SYSTEM,
+    max_voters_per_hour: int = 600,
 ) -> Election:
     if not 0 <= open_hour < close_hour <= 24:
         raise ServiceError(f"polling hours {open_hour}-{close_hour} are not within 0-24")
@@ -87,6 +89,7 @@ def create_election(
         open_hour=open_hour,
         close_hour=close_hour,
         synthetic=synthetic,
+        max_voters_per_hour=max_voters_per_hour,
     )
     s.add(e)
     s.flush()
@@ -103,6 +106,7 @@ def election_dict(e: Election) -> dict[str, Any]:
         "open_hour": e.open_hour,
         "close_hour": e.close_hour,
         "synthetic": e.synthetic,
+        "max_voters_per_hour": e.max_voters_per_hour,
     }
 
 
@@ -238,10 +242,19 @@ def issue_credential(
     label: str | None = None,
     hours: float | None = None,
     actor: str = SYSTEM,
+    idle_minutes: float | None = None,
 ) -> str:
-    """Create an API token (``tok``) or web session (``ses``); returns the secret string once."""
+    """Create an API token (``tok``) or web session (``ses``); returns the secret string once.
+
+    ``hours``: absolute lifetime. ``idle_minutes`` (sessions): the credential expires
+    after this long unused; each use slides it forward, never past ``hours``."""
     public, secret, full = new_credential(kind)
-    expires = datetime.now(UTC) + timedelta(hours=hours) if hours else None
+    now = datetime.now(UTC)
+    absolute = now + timedelta(hours=hours) if hours else None
+    expires = absolute
+    if idle_minutes:
+        slid = now + timedelta(minutes=idle_minutes)
+        expires = min(slid, absolute) if absolute is not None else slid
     s.add(
         Credential(
             id=public,
@@ -250,6 +263,7 @@ def issue_credential(
             secret_hash=hash_secret(secret),
             label=label,
             expires_at=expires,
+            absolute_expires_at=absolute,
         )
     )
     if kind == "tok":
@@ -263,6 +277,58 @@ def issue_credential(
             {"credential": public, "label": label},
         )
     return full
+
+
+def set_user_active(s: Session, user: User, active: bool, actor: str = SYSTEM) -> None:
+    """Disable (or enable again) a user: every credential of a disabled user is refused
+    on its next request, in every process (credentials are re-checked per request)."""
+    before = user.active
+    user.active = active
+    audit(
+        s,
+        actor,
+        "user.enable" if active else "user.disable",
+        "user",
+        user.pseudonym,
+        {"active": before},
+        {"active": active},
+    )
+
+
+def credential_dict(c: Credential) -> dict[str, Any]:
+    def iso(t: datetime | None) -> str | None:
+        return t.isoformat() if t is not None else None
+
+    return {
+        "id": c.id,
+        "kind": c.kind,
+        "label": c.label,
+        "created_at": iso(c.created_at),
+        "expires_at": iso(c.expires_at),
+        "last_used_at": iso(c.last_used_at),
+        "revoked": c.revoked,
+    }
+
+
+def user_credentials(s: Session, user: User) -> list[Credential]:
+    return list(
+        s.scalars(
+            select(Credential).where(Credential.user_id == user.id).order_by(Credential.created_at)
+        )
+    )
+
+
+def revoke_credentials(
+    s: Session, user: User, actor: str = SYSTEM, kind: str | None = None
+) -> list[str]:
+    """End every live session and token of ``user`` (or only one ``kind``); audited."""
+    ended = []
+    for c in user_credentials(s, user):
+        if not c.revoked and (kind is None or c.kind == kind):
+            c.revoked = True
+            ended.append(c.id)
+    audit(s, actor, "credential.revoke_all", "user", user.pseudonym, None, {"credentials": ended})
+    return ended
 
 
 def assign_station(s: Session, observer: User, station: Station, actor: str = SYSTEM) -> None:
@@ -371,7 +437,7 @@ def report_dict(
         "window_end": clock(r.window_end),
         "voters": r.voters,
         "hourly": r.hourly,
-        "notes": r.notes,
+        "notes": reveal_notes(r.notes, r.id),
         "status": r.status,
         "status_reason": r.status_reason,
         "version": r.version,

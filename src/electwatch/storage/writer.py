@@ -10,25 +10,55 @@ Idempotency: the report's client-generated UUID is its primary key. A resend by
 the same observer with identical content is acknowledged as a duplicate (the row
 is not written again); the same UUID with different content or from another
 observer is refused (``conflict``). Only this writer inserts reports, so the
-existence check and the insert in one transaction cannot race.
+existence check and the insert in one transaction cannot race *within a process*;
+several processes (``serve --workers N``) can race on the same id, and the loser's
+insert fails on the primary key.
+
+Isolation: reports are validated fully before they reach the writer, and if a
+batch's transaction fails anyway (a race as above, a database error on one row), the
+batch is retried one report per transaction, so one report's failure never touches
+another's; a report whose own insert hits the primary key is answered from the row
+the other process stored (duplicate or conflict), never with an error.
+
+Plausibility (:mod:`electwatch.storage.plausibility`) is judged here, against the
+station's register and the election's limits: an implausible report is stored
+quarantined with the reasons. Notes are encrypted at rest when a cipher is given.
+The credential a fast-path report came with is re-checked in the same transaction
+(revoked, expired or disabled: refused), so a revocation is effective at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import Table, bindparam, insert, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from electwatch.storage.models import Assignment, AuditEntry, Report, Station
+from electwatch.storage.crypto import notes_context
+from electwatch.storage.models import (
+    Assignment,
+    AuditEntry,
+    Credential,
+    Election,
+    Report,
+    Station,
+    User,
+)
+from electwatch.storage.plausibility import StationLimits, problems
 from electwatch.storage.service import clock
 
-Outcome = Literal["created", "duplicate", "conflict", "not_assigned", "unknown_station"]
+log = logging.getLogger("electwatch.storage")
+
+Outcome = Literal[
+    "created", "duplicate", "conflict", "not_assigned", "unknown_station", "unauthorized"
+]
 
 
 @dataclass
@@ -46,6 +76,10 @@ class ReportIn:
     hourly: list[int] | None = None
     notes: str | None = None
     client_time: datetime | None = None
+    #: the credential to re-check in the write transaction (fast path), if any
+    credential_id: str | None = None
+    #: who acts when not the observer (a coordinator's import): the audit actor
+    actor: str | None = None
 
     def content(self) -> tuple[Any, ...]:
         return (
@@ -76,11 +110,12 @@ def _out(
     status: str = "submitted",
     version: int = 1,
     reason: str | None = None,
+    station: str | None = None,
 ) -> dict[str, Any]:
     return {
         "id": str(item.id),
         "election_id": item.election_id,
-        "station": item.station_code,
+        "station": station if station is not None else item.station_code,
         "observer": item.observer,
         "window_start": clock(item.window_start),
         "window_end": clock(item.window_end),
@@ -97,21 +132,52 @@ def _out(
 
 # Built once: constructing and cache-keying the statements per batch was a good part
 # of a small batch's CPU cost. The lists are bound as expanding parameters.
-_STATIONS = select(Station.id, Station.election_id, Station.code).where(
-    Station.election_id.in_(bindparam("election_ids", expanding=True)),
-    Station.code.in_(bindparam("codes", expanding=True)),
+_STATIONS = (
+    select(
+        Station.id,
+        Station.election_id,
+        Station.code,
+        Station.registered,
+        Station.official_cast,
+        Election.open_hour,
+        Election.close_hour,
+        Election.max_voters_per_hour,
+    )
+    .join(Election, Election.id == Station.election_id)
+    .where(
+        Station.election_id.in_(bindparam("election_ids", expanding=True)),
+        Station.code.in_(bindparam("codes", expanding=True)),
+    )
 )
 _ASSIGNED = select(Assignment.observer_id, Assignment.station_id).where(
     Assignment.observer_id.in_(bindparam("observer_ids", expanding=True))
 )
-_EXISTING = select(Report).where(Report.id.in_(bindparam("ids", expanding=True)))
+_EXISTING = (
+    select(Report, Station.code)
+    .join(Station, Station.id == Report.station_id)
+    .where(Report.id.in_(bindparam("ids", expanding=True)))
+)
+_LIVE = (
+    select(Credential.id)
+    .join(User, User.id == Credential.user_id)
+    .where(
+        Credential.id.in_(bindparam("cids", expanding=True)),
+        Credential.revoked.is_(False),
+        User.active.is_(True),
+        or_(Credential.expires_at.is_(None), Credential.expires_at > bindparam("now")),
+    )
+)
+CONFLICT = "this report id was already used for other content"
 
 
-def commit_batch(session: Session, items: list[ReportIn]) -> list[WriteResult]:
+_notes_context = notes_context
+
+
+def commit_batch(session: Session, items: list[ReportIn], cipher: Any = None) -> list[WriteResult]:
     """Write a batch of reports in the caller's transaction; one result per item."""
-    stations = {
-        (e, c): sid
-        for sid, e, c in session.execute(
+    stations: dict[tuple[int, str], tuple[int, StationLimits]] = {
+        (e, c): (sid, StationLimits(reg, cast, oh, ch, mph))
+        for sid, e, c, reg, cast, oh, ch, mph in session.execute(
             _STATIONS,
             {
                 "election_ids": list({i.election_id for i in items}),
@@ -119,32 +185,42 @@ def commit_batch(session: Session, items: list[ReportIn]) -> list[WriteResult]:
             },
         )
     }
+    now = datetime.now(UTC)
+    check = list({i.credential_id for i in items if i.credential_id})
+    live = set(session.scalars(_LIVE, {"cids": check, "now": now})) if check else set()
     assigned = {
         (o, st)
         for o, st in session.execute(
             _ASSIGNED, {"observer_ids": list({i.observer_id for i in items})}
         )
     }
-    existing: dict[uuid.UUID, Report] = {
-        r.id: r for r in session.scalars(_EXISTING, {"ids": [i.id for i in items]})
+    existing: dict[uuid.UUID, tuple[Report, str]] = {
+        r.id: (r, code) for r, code in session.execute(_EXISTING, {"ids": [i.id for i in items]})
     }
-    now = datetime.now(UTC)
-    seen: dict[uuid.UUID, ReportIn] = {}
+    seen: dict[uuid.UUID, tuple[ReportIn, dict[str, Any]]] = {}
     rows: list[dict[str, Any]] = []
     audits: list[dict[str, Any]] = []
     results: list[WriteResult] = []
     for it in items:
-        prior = existing.get(it.id)
-        if prior is not None:
+        if it.credential_id is not None and it.credential_id not in live:
+            results.append(WriteResult("unauthorized", None, "authentication required"))
+            continue
+        found = existing.get(it.id)
+        if found is not None:
+            prior, prior_code = found
+            notes = prior.notes
+            if notes and cipher is not None:
+                notes = cipher.decrypt_text(notes, _notes_context(prior.id))
             same = (
                 prior.observer_id == it.observer_id
                 and prior.election_id == it.election_id
+                and prior_code == it.station_code
                 and (
                     prior.window_start,
                     prior.window_end,
                     prior.voters,
                     prior.hourly or None,
-                    prior.notes or None,
+                    notes or None,
                 )
                 == it.content()
             )
@@ -153,42 +229,52 @@ def commit_batch(session: Session, items: list[ReportIn]) -> list[WriteResult]:
                     WriteResult(
                         "duplicate",
                         _out(
-                            it, prior.received_at, prior.status, prior.version, prior.status_reason
+                            it,
+                            prior.received_at,
+                            prior.status,
+                            prior.version,
+                            prior.status_reason,
                         ),
                     )
                 )
             else:
-                results.append(
-                    WriteResult(
-                        "conflict", None, "this report id was already used for other content"
-                    )
-                )
+                # nothing of the stored report is echoed (it may be another observer's)
+                results.append(WriteResult("conflict", None, CONFLICT))
             continue
         if it.id in seen:
-            first = seen[it.id]
-            if first.observer_id == it.observer_id and first.content() == it.content():
-                results.append(WriteResult("duplicate", _out(it, now)))
+            first, first_out = seen[it.id]
+            if (
+                first.observer_id == it.observer_id
+                and first.station_code == it.station_code
+                and first.election_id == it.election_id
+                and first.content() == it.content()
+            ):
+                results.append(WriteResult("duplicate", first_out))
             else:
-                results.append(
-                    WriteResult(
-                        "conflict", None, "this report id was already used for other content"
-                    )
-                )
+                results.append(WriteResult("conflict", None, CONFLICT))
             continue
-        sid = stations.get((it.election_id, it.station_code))
-        if sid is None:
+        found_station = stations.get((it.election_id, it.station_code))
+        if found_station is None:
             results.append(
                 WriteResult(
                     "unknown_station", None, f"no station {it.station_code!r} in this election"
                 )
             )
             continue
+        sid, limits = found_station
         if (it.observer_id, sid) not in assigned:
             results.append(
                 WriteResult("not_assigned", None, "you are not assigned to this station")
             )
             continue
-        seen[it.id] = it
+        why = problems(it.voters, it.hourly, it.window_start, it.window_end, limits)
+        status = "quarantined" if why else "submitted"
+        reason = ("implausible: " + "; ".join(why)) if why else None
+        notes = it.notes
+        if notes and cipher is not None:
+            notes = cipher.encrypt_text(notes, _notes_context(it.id))
+        out = _out(it, now, status, 1, reason)
+        seen[it.id] = (it, out)
         rows.append(
             {
                 "id": it.id,
@@ -199,27 +285,33 @@ def commit_batch(session: Session, items: list[ReportIn]) -> list[WriteResult]:
                 "window_end": it.window_end,
                 "voters": it.voters,
                 "hourly": it.hourly,
-                "notes": it.notes,
-                "status": "submitted",
-                "status_reason": None,
+                "notes": notes,
+                "status": status,
+                "status_reason": reason,
                 "version": 1,
                 "client_time": it.client_time,
                 "received_at": now,
                 "updated_at": now,
             }
         )
-        out = _out(it, now)
         audits.append(
             {
                 "at": now,
-                "actor": it.observer,
-                "action": "report.create",
+                "actor": it.actor or it.observer,
+                "action": "report.import" if it.actor else "report.create",
                 "entity": "report",
                 "entity_id": str(it.id),
                 "before": None,
                 "after": {
-                    k: out[k]
-                    for k in ("station", "window_start", "window_end", "voters", "hourly", "notes")
+                    **{
+                        k: out[k]
+                        for k in ("station", "window_start", "window_end", "voters", "hourly")
+                    },
+                    # the audit log keeps the notes as stored (encrypted when a key is set)
+                    "notes": notes,
+                    "status": status,
+                    "status_reason": reason,
+                    **({"observer": it.observer} if it.actor else {}),
                 },
             }
         )
@@ -229,8 +321,8 @@ def commit_batch(session: Session, items: list[ReportIn]) -> list[WriteResult]:
             _copy_rows(session, rows, audits)
         else:
             # Core executemany on the tables: the ORM bulk path costs more CPU per row
-            session.execute(insert(Report.__table__), rows)
-            session.execute(insert(AuditEntry.__table__), audits)
+            session.execute(insert(cast(Table, Report.__table__)), rows)
+            session.execute(insert(cast(Table, AuditEntry.__table__)), audits)
     return results
 
 
@@ -254,8 +346,11 @@ def _copy_rows(session: Session, rows: list[dict[str, Any]], audits: list[dict[s
 class ReportWriter:
     """One asyncio task + one database thread committing queued reports in batches."""
 
-    def __init__(self, factory: sessionmaker[Session], max_batch: int = 256) -> None:
+    def __init__(
+        self, factory: sessionmaker[Session], max_batch: int = 256, cipher: Any = None
+    ) -> None:
         self.factory = factory
+        self.cipher = cipher
         self.max_batch = max_batch
         self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -286,9 +381,42 @@ class ReportWriter:
             self._queue.put_nowait(j)
         return list(await asyncio.gather(*(j.future for j in jobs)))
 
-    def _commit(self, items: list[ReportIn]) -> list[WriteResult]:
-        with self.factory() as session, session.begin():
-            return commit_batch(session, items)
+    def _commit(self, items: list[ReportIn]) -> list[WriteResult | Exception]:
+        try:
+            with self.factory() as session, session.begin():
+                return list(commit_batch(session, items, self.cipher))
+        except Exception as exc:
+            if len(items) == 1:
+                return [self._isolated(items[0], exc)]
+            log.warning(
+                "a batch of %d reports failed (%s); writing them one by one",
+                len(items),
+                type(exc).__name__,
+            )
+            return [self._isolated(it, None) for it in items]
+
+    def _isolated(self, item: ReportIn, first_error: Exception | None) -> WriteResult | Exception:
+        try:
+            return self._commit_one(item, first_error)
+        except Exception as exc:  # this report alone fails; the others are unaffected
+            return exc
+
+    def _commit_one(self, item: ReportIn, first_error: Exception | None) -> WriteResult:
+        """One report in its own transaction. A primary-key clash means another process
+        stored this id meanwhile: answered from the stored row (duplicate/conflict)."""
+        attempts = 0 if first_error is None else 1
+        error = first_error
+        while attempts < 3:
+            if error is not None and not isinstance(error, IntegrityError):
+                raise error
+            try:
+                with self.factory() as session, session.begin():
+                    return commit_batch(session, [item], self.cipher)[0]
+            except Exception as exc:
+                error = exc
+                attempts += 1
+        assert error is not None
+        raise error
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -314,7 +442,13 @@ class ReportWriter:
                         j.future.set_exception(exc)
                 continue
             self.batches += 1
-            self.committed += sum(r.outcome == "created" for r in results)
+            self.committed += sum(
+                isinstance(r, WriteResult) and r.outcome == "created" for r in results
+            )
             for j, r in zip(batch, results, strict=True):
-                if not j.future.done():
+                if j.future.done():
+                    continue
+                if isinstance(r, Exception):
+                    j.future.set_exception(r)
+                else:
                     j.future.set_result(r)

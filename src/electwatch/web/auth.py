@@ -7,35 +7,54 @@ Two ways in:
   every unsafe request (POST/PUT/PATCH/DELETE) authenticated by the cookie must carry
   the session's CSRF token in the ``X-CSRF-Token`` header or a ``csrf_token`` form field.
 
-Every credential has a token bucket (:class:`~electwatch.web.security.RateLimiter`);
-an exhausted bucket answers 429. Routes declare who may call them with
+Every request re-checks in the database that its credential is neither revoked nor
+expired and that its user is enabled (the in-memory cache only spares the scrypt
+check), so disabling a user or ending a session takes effect at once in every process.
+Web sessions slide: each use extends them by ``session_idle_minutes``, never past
+``session_hours`` after login. Every credential has a shared rate limit
+(:class:`~electwatch.web.security.SharedRateLimiter`); an exhausted one answers 429.
+
+Password logins (the API route and the HTML form share :func:`password_login`) take
+the same path through scrypt for unknown and known user names, and are limited per
+client, per user name and client, and per user name for clients without that user's
+device cookie: a user can always sign in from a device that has not been guessing.
+
+Routes declare who may call them with
 :func:`require_roles` (or :data:`public`); the permission tests read these
 declarations from ``app.routes`` and try every route with every role.
 """
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio
-from fastapi import HTTPException, Request
-from sqlalchemy import select
+from fastapi import HTTPException, Request, Response
+from sqlalchemy import select, update
 
+from electwatch.storage import credentials as _cred
 from electwatch.storage.models import ROLES, Credential, User
-from electwatch.storage.service import Scope, scope_for
+from electwatch.storage.service import Scope, audit, issue_credential, scope_for
 from electwatch.web.security import (
     cache_key,
     check_csrf,
+    client_address,
+    client_key,
     csrf_token,
+    device_token,
+    device_user,
     split_credential,
     verify_secret,
 )
 
 SESSION_COOKIE = "ew_session"
+DEVICE_COOKIE = "ew_device"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -141,6 +160,45 @@ def load_principal(factory: Any, value: str) -> Principal | None:
         )
 
 
+def credential_live(factory: Any, credential_id: str, idle_minutes: float) -> bool:
+    """Is the credential still valid (not revoked, not expired, user enabled)? Slides a
+    session's expiry forward (at most once a minute) and notes when a credential was
+    last used (at most every five minutes), so listing sessions shows it."""
+    now = datetime.now(UTC)
+    with factory() as s:
+        row = s.execute(
+            select(
+                Credential.revoked,
+                Credential.expires_at,
+                Credential.absolute_expires_at,
+                Credential.kind,
+                Credential.last_used_at,
+                User.active,
+            )
+            .join(User, User.id == Credential.user_id)
+            .where(Credential.id == credential_id)
+        ).first()
+        if row is None:
+            return False
+        revoked, expires, absolute, kind, last_used, active = row
+        expires, absolute, last_used = _aware(expires), _aware(absolute), _aware(last_used)
+        if revoked or not active or (expires is not None and expires < now):
+            return False
+        values: dict[str, Any] = {}
+        if kind == "session" and expires is not None and idle_minutes > 0:
+            slid = now + timedelta(minutes=idle_minutes)
+            if absolute is not None:
+                slid = min(slid, absolute)
+            if slid - expires > timedelta(seconds=60):
+                values["expires_at"] = slid
+        if last_used is None or now - last_used > timedelta(minutes=5):
+            values["last_used_at"] = now
+        if values:
+            s.execute(update(Credential).where(Credential.id == credential_id).values(values))
+            s.commit()
+        return True
+
+
 async def _authenticate(request: Request) -> Principal | None:
     ctx = request.app.state.ctx
     header = request.headers.get("authorization", "")
@@ -160,9 +218,14 @@ async def _authenticate(request: Request) -> Principal | None:
         if principal is None:
             raise unauthorized()
         ctx.credentials.put(key, principal)
+    elif not await anyio.to_thread.run_sync(
+        credential_live, ctx.factory, principal.credential_id, ctx.settings.session_idle_minutes
+    ):
+        ctx.credentials.forget(credential_id=principal.credential_id)
+        raise unauthorized()
     if principal.kind == "session" and header:
         raise unauthorized()  # a session secret is a cookie, never a bearer token
-    allowed, wait = ctx.limiter.allow(principal.credential_id)
+    allowed, wait = await ctx.limiter.allow(principal.credential_id)
     if not allowed:
         raise HTTPException(
             status_code=429,
@@ -177,7 +240,7 @@ async def _authenticate(request: Request) -> Principal | None:
             form = await request.form()
             raw = form.get(CSRF_FIELD)
             token = raw if isinstance(raw, str) else None
-        if not check_csrf(ctx.settings.secret_key, principal.credential_id, token):
+        if not check_csrf(ctx.secret_key, principal.credential_id, token):
             raise HTTPException(status_code=403, detail="CSRF token missing or invalid")
     return principal
 
@@ -227,11 +290,149 @@ COORDINATION = require_roles("coordinator", "admin")
 ADMIN = require_roles("admin")
 
 
-def session_csrf(settings_secret: str, principal: Principal | None) -> str | None:
+def session_csrf(settings_secret: str | None, principal: Principal | None) -> str | None:
     """The CSRF token pages must put in forms (None without a web session)."""
-    if principal is None or principal.kind != "session":
+    if principal is None or principal.kind != "session" or not settings_secret:
         return None
     return csrf_token(settings_secret, principal.credential_id)
+
+
+# --- password login -------------------------------------------------------------------
+_DUMMY: dict[tuple[int, int, int], str] = {}
+
+
+def dummy_hash() -> str:
+    """A hash with the current scrypt parameters of a secret nobody knows: unknown and
+    disabled user names are checked against it, so they cost what a real one does."""
+    params = (_cred.SCRYPT_N, _cred.SCRYPT_R, _cred.SCRYPT_P)
+    if params not in _DUMMY:
+        _DUMMY[params] = _cred.hash_secret(secrets.token_urlsafe(24))
+    return _DUMMY[params]
+
+
+def check_password(s: Any, username: str, password: str) -> User | None:
+    """The user if ``password`` is theirs. One scrypt computation whatever happens:
+    unknown, disabled and password-less users are checked against :func:`dummy_hash`."""
+    user = s.scalar(select(User).where(User.username == username))
+    usable = user is not None and user.active and bool(user.password_hash)
+    stored = user.password_hash if usable and user is not None else dummy_hash()
+    ok = verify_secret(password, stored)
+    return user if ok and usable else None
+
+
+@dataclass
+class LoginOutcome:
+    """A password login: ``status`` 200 with the new session, else 401 or 429."""
+
+    status: int
+    message: str
+    retry_after: float = 0.0
+    user_id: int | None = None
+    username: str = ""
+    role: str = ""
+    pseudonym: str = ""
+    session: str | None = None
+
+
+def _name_key(username: str) -> str:
+    # the typed name is hashed: people type passwords into the name field
+    return hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
+
+
+def request_client(request: Request, trusted: tuple[str, ...]) -> str | None:
+    peer = request.client.host if request.client else None
+    return client_address(peer, request.headers.get("x-forwarded-for"), trusted)
+
+
+def _login_sync(
+    ctx: Any, username: str, password: str, client: str, device_uid: int | None
+) -> LoginOutcome:
+    st = ctx.settings
+    counters = ctx.counters
+    window = counters.window_of(st.login_window_seconds)
+    wait = st.login_window_seconds - (time.time() % st.login_window_seconds)
+    name = _name_key(username)
+    refused = LoginOutcome(429, "too many login attempts", retry_after=wait)
+    # per client (any name), then per name from this client; only then the name's
+    # account-wide count, which a client holding the user's device cookie skips
+    if counters.hit(f"login-c:{client}", window) > st.login_client_attempts:
+        return refused
+    if counters.hit(f"login-uc:{name}:{client}", window) > st.login_user_client_attempts:
+        return refused
+    with ctx.factory() as s:
+        known = s.scalar(select(User.id).where(User.username == username))
+    if (device_uid is None or device_uid != known) and counters.hit(
+        f"login-u:{name}", window
+    ) > st.login_user_attempts:
+        return refused
+    with ctx.factory() as s, s.begin():
+        user = check_password(s, username, password)
+        if user is None:
+            audit(
+                s,
+                "anonymous",
+                "auth.login_failed",
+                "user",
+                s.scalar(select(User.pseudonym).where(User.id == known)) if known else "-",
+            )
+            return LoginOutcome(401, "wrong username or password")
+        session = issue_credential(
+            s,
+            user,
+            "ses",
+            label="web login",
+            hours=st.session_hours,
+            idle_minutes=st.session_idle_minutes,
+            actor=user.pseudonym,
+        )
+        audit(
+            s,
+            user.pseudonym,
+            "auth.login",
+            "user",
+            user.pseudonym,
+            None,
+            {"credential": split_credential(session)[1]},  # type: ignore[index]  # just made
+        )
+        return LoginOutcome(
+            200, "ok", 0.0, user.id, user.username, user.role, user.pseudonym, session
+        )
+
+
+async def password_login(request: Request, username: str, password: str) -> LoginOutcome:
+    """Check a password login against the guess limits and the database (both login
+    routes call this)."""
+    ctx = request.app.state.ctx
+    client = client_key(ctx.secret_key, request_client(request, ctx.settings.trusted_proxies))
+    device_uid = device_user(ctx.secret_key, request.cookies.get(DEVICE_COOKIE))
+    return await anyio.to_thread.run_sync(
+        _login_sync, ctx, username.strip(), password, client, device_uid
+    )
+
+
+def set_login_cookies(response: Response, ctx: Any, outcome: LoginOutcome) -> None:
+    """The session cookie (lives as long as the absolute session limit; the server
+    enforces the sliding idle limit) and the long-lived device cookie."""
+    st = ctx.settings
+    assert outcome.session is not None and outcome.user_id is not None
+    response.set_cookie(
+        SESSION_COOKIE,
+        outcome.session,
+        httponly=True,
+        samesite="lax",
+        secure=st.cookie_secure,
+        max_age=int(st.session_hours * 3600),
+        path="/",
+    )
+    response.set_cookie(
+        DEVICE_COOKIE,
+        device_token(ctx.secret_key, outcome.user_id),
+        httponly=True,
+        samesite="lax",
+        secure=st.cookie_secure,
+        max_age=365 * 24 * 3600,
+        path="/",
+    )
 
 
 def declared_roles(route: Any) -> tuple[str, ...] | None:

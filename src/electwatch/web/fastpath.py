@@ -13,8 +13,12 @@ from the one declared route:
 * the body is a valid ``ReportBody`` (else the route answers 422 with FastAPI's
   error format);
 * the credential's rate limit allows the request (checked last, so a request
-  handed over after a refusal is not charged twice; an empty bucket charges
+  handed over after a refusal is not charged twice; an exhausted window charges
   nothing and the route answers 429).
+
+The cached credential is not re-checked here: the writer re-checks it (revoked,
+expired, user disabled) in the transaction that stores the report, so a revoked
+token's report is refused with 401 by every process at once.
 
 Only then is the report given to the same writer, and the answer built by the same
 ``write_response`` as the route's. The permission tests exercise the route through
@@ -97,7 +101,7 @@ class ReportFastPath:
             return await receive()  # type: ignore[no-any-return]
 
         item = None if size > _MAX_BODY else _report(body, int(m.group(1)), principal)
-        if item is None or not ctx.limiter.allow(principal.credential_id)[0]:
+        if item is None or not (await ctx.limiter.allow(principal.credential_id))[0]:
             await self.app(scope, replay, send)
             return
         from electwatch.web.api import write_response

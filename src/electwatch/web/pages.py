@@ -32,17 +32,18 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
-from electwatch.storage.models import Area, Assignment, Credential, Election, Station, User
+from electwatch.storage.models import Area, Assignment, Credential, Election, Station
 from electwatch.storage.service import clock
 from electwatch.web.auth import (
     FORBIDDEN,
     SESSION_COOKIE,
     Principal,
     optional_principal,
+    password_login,
     public,
     session_csrf,
+    set_login_cookies,
 )
-from electwatch.web.security import verify_secret
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -120,7 +121,7 @@ def _ctx(request: Request) -> Any:
 def _render(
     request: Request, name: str, principal: Principal | None, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
-    csrf = session_csrf(_ctx(request).settings.secret_key, principal)
+    csrf = session_csrf(_ctx(request).secret_key, principal)
     resp = templates.TemplateResponse(
         request, name, {"user": principal, "csrf": csrf, **context}, status_code=status_code
     )
@@ -217,32 +218,6 @@ def _login_page(
     return resp
 
 
-def _check_password(factory: Any, username: str, password: str) -> int | None:
-    with factory() as s:
-        user = s.scalar(select(User).where(User.username == username))
-        if user is None or not user.active or not user.password_hash:
-            # same cost as a real check, so timing does not reveal which usernames exist
-            verify_secret(password, _DUMMY_HASH)
-            return None
-        return user.id if verify_secret(password, user.password_hash) else None
-
-
-def _new_session(factory: Any, user_id: int, hours: float) -> str:
-    from electwatch.storage.service import issue_credential
-
-    with factory() as s, s.begin():
-        user = s.get(User, user_id)
-        assert user is not None
-        return issue_credential(
-            s, user, "ses", label="web login", hours=hours, actor=user.pseudonym
-        )
-
-
-_DUMMY_HASH = (
-    "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
-)
-
-
 @router.post("/login", dependencies=[Depends(public)])
 async def login(
     request: Request,
@@ -261,41 +236,20 @@ async def login(
             username,
             status_code=403,
         )
-    allowed, wait = ctx.login_limiter.allow("login:" + username.strip().lower())
-    if not allowed:
-        return _login_page(
-            request,
-            _safe_next(next) or "",
-            f"Too many attempts; wait {max(1, round(wait))} s.",
-            username,
-            status_code=429,
+    # security (intake-sec): the shared login of web.auth: guess limits per client and
+    # per user name in the database, one scrypt path for known and unknown names
+    outcome = await password_login(request, username, password)
+    if outcome.status != 200 or outcome.session is None:
+        message = (
+            f"Too many attempts; wait {max(1, round(outcome.retry_after))} s."
+            if outcome.status == 429
+            else "Wrong username or password."
         )
-    user_id = await anyio.to_thread.run_sync(
-        _check_password, ctx.factory, username.strip(), password
-    )
-    if user_id is None:
         return _login_page(
-            request,
-            _safe_next(next) or "",
-            "Wrong username or password.",
-            username,
-            status_code=401,
+            request, _safe_next(next) or "", message, username, status_code=outcome.status
         )
-    secret = await anyio.to_thread.run_sync(
-        _new_session, ctx.factory, user_id, ctx.settings.session_hours
-    )
-    with ctx.factory() as s:
-        role = s.scalar(select(User.role).where(User.id == user_id)) or "observer"
-    resp = RedirectResponse(_safe_next(next) or HOME[role], status_code=303)
-    resp.set_cookie(
-        SESSION_COOKIE,
-        secret,
-        httponly=True,
-        samesite="lax",
-        secure=ctx.settings.cookie_secure,
-        path="/",
-        max_age=int(ctx.settings.session_hours * 3600),
-    )
+    resp = RedirectResponse(_safe_next(next) or HOME[outcome.role], status_code=303)
+    set_login_cookies(resp, ctx, outcome)
     resp.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return resp
 

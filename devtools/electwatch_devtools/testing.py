@@ -27,12 +27,13 @@ from electwatch.storage.db import transaction
 from electwatch.storage.models import Area, Station
 
 if TYPE_CHECKING:
-    from electwatch.web.loadtest import Observer
+    from electwatch_devtools.loadtest import Observer
 
 POSTGRES_URL = os.environ.get(
     "ELECTWATCH_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-PASSWORD = "correct horse battery staple"
+#: a fresh password per run (no password is written in the code)
+PASSWORD = secrets.token_urlsafe(18)
 
 
 def postgres_available(url: str = POSTGRES_URL) -> str | None:
@@ -188,7 +189,7 @@ def load_setup(url: str, n_observers: int) -> LoadSetup:
     Shared by the load benchmark and the crash test; the caller disposes ``engine``.
     """
     from electwatch.storage.db import make_engine, session_factory, upgrade
-    from electwatch.web.loadtest import Observer
+    from electwatch_devtools.loadtest import Observer
 
     engine = make_engine(url)
     upgrade(engine)

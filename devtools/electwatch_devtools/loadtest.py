@@ -268,16 +268,24 @@ class ServerProcess:
         access_log: bool = False,
         rate: float = 1000.0,
         burst: int = 1000,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.db_url, self.workdir = db_url, workdir
+        self.workers = workers
+        self.extra_env = env or {}
         self.port = port or free_port()
         self.access_log, self.rate, self.burst = access_log, rate, burst
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / f"server-{self.port}.log"
 
     def start(self, timeout: float = 60.0) -> ServerProcess:
-        src = str(Path(__file__).resolve().parents[2])
-        env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        src = str(Path(__file__).resolve().parents[2] / "src")
+        env = {
+            **os.environ,
+            "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", ""),
+            **self.extra_env,
+        }
         cmd = [
             sys.executable,
             "-m",
@@ -294,6 +302,8 @@ class ServerProcess:
             "--burst",
             str(self.burst),
             "--access-log" if self.access_log else "--no-access-log",
+            "--workers",
+            str(self.workers),
         ]
         log = open(self.log_path, "ab")  # noqa: SIM115  (kept open by the child)
         self.proc = subprocess.Popen(
@@ -314,13 +324,61 @@ class ServerProcess:
             time.sleep(0.1)
         raise RuntimeError("server did not start in time")
 
-    def cpu_seconds(self) -> float:
-        """User + system CPU time of the server process so far (Linux /proc)."""
+    def pids(self) -> list[int]:
+        """The server process and its worker processes (Linux /proc)."""
         if self.proc is None:
-            return 0.0
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return []
+        pids = [self.proc.pid]
+        try:
+            kids = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text()
+        except OSError:
+            return pids
+        return pids + [int(k) for k in kids.split()]
+
+    def workers_pids(self) -> list[int]:
+        """The worker processes (uvicorn's spawned children, not multiprocessing's
+        resource tracker; the server itself when it runs one worker)."""
+        out = []
+        for pid in self.pids()[1:]:
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"spawn_main" in cmd:
+                out.append(pid)
+        return out or self.pids()[:1]
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the server processes so far (Linux /proc)."""
+        total = 0.0
         ticks = os.sysconf("SC_CLK_TCK")
-        return (int(fields[11]) + int(fields[12])) / ticks
+        for pid in self.pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / ticks
+        return total
+
+    def rss_bytes(self) -> dict[int, int]:
+        """Resident memory of each server process now."""
+        out = {}
+        for pid in self.pids():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        out[pid] = int(line.split()[1]) * 1024
+            except OSError:
+                continue
+        return out
+
+    def kill_one_worker(self) -> None:
+        """SIGKILL one worker process (the supervisor and the other workers live on)."""
+        pids = self.workers_pids()
+        if self.proc is None or pids == [self.proc.pid]:
+            self.kill9()
+            return
+        os.kill(pids[0], signal.SIGKILL)
 
     def kill9(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -469,13 +527,15 @@ def crash(
     observers: list[Observer],
     kill_after: float,
     run: CrashRun | None = None,
+    kill: Any = None,
 ) -> CrashRun:
-    """Load ``server`` and SIGKILL it after ``kill_after`` s, requests in flight
-    (adding to ``run`` when given: several crashes in a row)."""
+    """Load ``server`` and SIGKILL it (or call ``kill``, e.g. one worker's SIGKILL)
+    after ``kill_after`` s, requests in flight (adding to ``run`` when given: several
+    crashes in a row)."""
     run = run or CrashRun()
     asyncio.run(
         load_until_killed(
-            "127.0.0.1", server.port, election_id, observers, kill_after, server.kill9, run
+            "127.0.0.1", server.port, election_id, observers, kill_after, kill or server.kill9, run
         )
     )
     return run
@@ -490,6 +550,8 @@ def restart(server: ServerProcess) -> ServerProcess:
         access_log=server.access_log,
         rate=server.rate,
         burst=server.burst,
+        workers=server.workers,
+        env=server.extra_env,
     ).start()
 
 
