@@ -372,7 +372,7 @@ def test_coordinator_cannot_act_outside_their_area(site: Site) -> None:
 # --- analyst -----------------------------------------------------------------------------
 def test_analyst_panel_follows_the_core_estimate(site: Site) -> None:
     from electwatch.storage.models import Election
-    from electwatch.web.estimate import estimate_for_election
+    from electwatch.web.live_estimate import estimate_for_election
 
     c, _ = login(site, "analyst")
     page = c.get("/analyst").text

@@ -371,6 +371,7 @@ def report_dict(
         "window_end": clock(r.window_end),
         "voters": r.voters,
         "hourly": r.hourly,
+        "outcomes": r.outcomes,
         "notes": r.notes,
         "status": r.status,
         "status_reason": r.status_reason,

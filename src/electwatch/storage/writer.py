@@ -46,6 +46,7 @@ class ReportIn:
     hourly: list[int] | None = None
     notes: str | None = None
     client_time: datetime | None = None
+    outcomes: dict[str, int] | None = None
 
     def content(self) -> tuple[Any, ...]:
         return (
@@ -54,6 +55,7 @@ class ReportIn:
             self.voters,
             self.hourly or None,
             self.notes or None,
+            self.outcomes or None,
         )
 
 
@@ -86,6 +88,7 @@ def _out(
         "window_end": clock(item.window_end),
         "voters": item.voters,
         "hourly": item.hourly,
+        "outcomes": item.outcomes,
         "notes": item.notes,
         "status": status,
         "status_reason": reason,
@@ -145,6 +148,7 @@ def commit_batch(session: Session, items: list[ReportIn]) -> list[WriteResult]:
                     prior.voters,
                     prior.hourly or None,
                     prior.notes or None,
+                    prior.outcomes or None,
                 )
                 == it.content()
             )
@@ -199,6 +203,7 @@ def commit_batch(session: Session, items: list[ReportIn]) -> list[WriteResult]:
                 "window_end": it.window_end,
                 "voters": it.voters,
                 "hourly": it.hourly,
+                "outcomes": it.outcomes,
                 "notes": it.notes,
                 "status": "submitted",
                 "status_reason": None,
@@ -219,7 +224,15 @@ def commit_batch(session: Session, items: list[ReportIn]) -> list[WriteResult]:
                 "before": None,
                 "after": {
                     k: out[k]
-                    for k in ("station", "window_start", "window_end", "voters", "hourly", "notes")
+                    for k in (
+                        "station",
+                        "window_start",
+                        "window_end",
+                        "voters",
+                        "hourly",
+                        "outcomes",
+                        "notes",
+                    )
                 },
             }
         )
@@ -240,7 +253,7 @@ def _copy_rows(session: Session, rows: list[dict[str, Any]], audits: list[dict[s
     from psycopg.types.json import Json
 
     raw = session.connection().connection.driver_connection
-    json_cols = {"hourly", "before", "after"}
+    json_cols = {"hourly", "outcomes", "before", "after"}
     with raw.cursor() as cur:  # type: ignore[union-attr]
         for table, data in (("reports", rows), ("audit_log", audits)):
             cols = list(data[0])

@@ -42,6 +42,7 @@ from electwatch.web.auth import (
     require_roles,
     session_csrf,
 )
+from electwatch.web.outcomes import OutcomesField
 
 router = APIRouter(prefix="/api")
 NOT_FOUND = HTTPException(status_code=404, detail="not found")
@@ -74,6 +75,7 @@ class WindowFields(BaseModel):
         default=None, max_length=24, description="counts per hour watched (sum = voters)"
     )
     notes: str | None = Field(default=None, max_length=4000)
+    outcomes: OutcomesField = None
 
     @field_validator("window_start", "window_end")
     @classmethod
@@ -225,6 +227,7 @@ def report_in(body: ReportBody, election_id: int, p: Principal) -> ReportIn:
         hourly=body.hourly,
         notes=body.notes,
         client_time=body.client_time,
+        outcomes=body.outcomes,
     )
 
 
@@ -392,9 +395,11 @@ def amend_report(
             "voters": r.voters,
             "hourly": r.hourly,
             "notes": r.notes,
+            "outcomes": r.outcomes,
         }
         r.window_start, r.window_end = minutes(body.window_start), minutes(body.window_end)
         r.voters, r.hourly, r.notes = body.voters, body.hourly, body.notes
+        r.outcomes = body.outcomes
         r.version += 1
         r.updated_at = datetime.now(UTC)
         svc.audit(
@@ -714,7 +719,7 @@ def live_estimate(
     election_id: int, request: Request, s: DB, p: Annotated[Principal, Depends(STAFF_READ)]
 ) -> dict[str, Any]:
     """National turnout estimate with CI from the merged records (all stations)."""
-    from electwatch.web.estimate import estimate_for_election
+    from electwatch.web.live_estimate import estimate_for_election
 
     e = get_election(s, election_id)
     st = ctx_of(request).settings
