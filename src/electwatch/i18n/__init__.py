@@ -23,7 +23,7 @@ from __future__ import annotations
 import gettext
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 
 from electwatch.i18n.jalali import MONTHS_EN, MONTHS_FA, JalaliDate, from_jalali, to_jalali

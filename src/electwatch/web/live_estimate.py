@@ -166,7 +166,7 @@ def shares_for_election(s: Session, election: Election) -> dict[str, Any] | None
     base: dict[str, Any] = {"n": len(protocols), "n_stations": n_frame}
     if len(protocols) < 2:
         return {**base, "rows": [], "error": "needs protocols from at least 2 stations"}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for j, name in enumerate(names):
         # share = sum y_j / sum n: the ratio estimator with the ballots as the "register"
         est = ratio_estimate(table[:, j], totals, 1.0, max(n_frame, len(protocols)))
@@ -178,5 +178,5 @@ def shares_for_election(s: Session, election: Election) -> dict[str, Any] | None
                 "votes_observed": int(table[:, j].sum()),
             }
         )
-    rows.sort(key=lambda r: (r["name"] in RESERVED_OUTCOMES, -r["share"]))
+    rows.sort(key=lambda r: (r["name"] in RESERVED_OUTCOMES, -float(r["share"])))
     return {**base, "method": "ratio of sums (turnout.ratio_estimate)", "rows": rows}

@@ -560,11 +560,13 @@ def form_report(
     if any_hourly:
         from electwatch.data.observations import parse_clock
 
+        window: tuple[float, float] | None
         try:
-            h0, h1 = parse_clock(start), parse_clock(end)
+            window = (parse_clock(start), parse_clock(end))
         except ValueError:
-            h0 = h1 = None
-        if h0 is not None and h1 is not None:
+            window = None
+        if window is not None:
+            h0, h1 = window
             inside = [
                 v
                 for h, v in zip(range(open_hour, close_hour), hourly_in, strict=True)
@@ -897,12 +899,16 @@ def estimate_view(
     if turnout is not None:
         value, (lo, hi) = float(turnout), (tci or (None, None))
         base["turnout_text"] = t.percent(value)
-        base["ci_text"] = f"{t.percent(lo)} – {t.percent(hi)}" if lo is not None else na
+        base["ci_text"] = (
+            f"{t.percent(lo)} – {t.percent(hi)}" if lo is not None and hi is not None else na
+        )
         scale = 100.0  # the bar spans turnout 0-100%
     else:  # no registered-voter total (e.g. no voter rolls): show voters
         value, (lo, hi) = voters, (ci or (None, None))
         base["turnout_text"] = t.ngettext("%(num)s voter", "%(num)s voters", round(voters))
-        base["ci_text"] = f"{t.number(lo)} – {t.number(hi)}" if lo is not None else na
+        base["ci_text"] = (
+            f"{t.number(lo)} – {t.number(hi)}" if lo is not None and hi is not None else na
+        )
         scale = 100.0 / (max(hi or voters, voters) * 1.25 or 1.0)
     base["turnout"] = value
     lo = value if lo is None else lo
