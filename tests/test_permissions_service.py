@@ -71,6 +71,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/users/{pseudonym}/assignments"): ADMIN,
     ("POST", "/api/users/{pseudonym}/areas"): ADMIN,
     ("GET", "/api/audit"): ADMIN,
+    ("POST", "/api/elections/{election_id}/snapshots"): OBS,
+    ("GET", "/api/elections/{election_id}/snapshots"): ALL,
 }
 
 

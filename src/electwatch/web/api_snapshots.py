@@ -144,21 +144,23 @@ def submit_snapshots(
     election_id: int, body: SnapshotsBody, s: DB, p: Annotated[Principal, Depends(OBSERVER)]
 ) -> JSONResponse:
     """Store an observer's cumulative readings (idempotent on ``client_id``)."""
-    get_election(s, election_id)
-    try:
+
+    def store(items: list[SnapshotIn]) -> list[dict[str, Any]]:
         with s.begin():
-            results = store_snapshots(s, election_id, p, body.snapshots)
+            get_election(s, election_id)
+            return store_snapshots(s, election_id, p, items)
+
+    try:
+        results = store(body.snapshots)
     except IntegrityError:
-        # the same client_id sent twice at once by two requests: the other one won;
-        # store what is left one by one, so the loser reads back "duplicate"
+        # the same client_id sent at once in two requests: the other one won; store
+        # the rest one by one, so the loser reads back "duplicate", never a 500
         results = []
         for item in body.snapshots:
             try:
-                with s.begin():
-                    results.extend(store_snapshots(s, election_id, p, [item]))
+                results.extend(store([item]))
             except IntegrityError:
-                with s.begin():
-                    results.extend(store_snapshots(s, election_id, p, [item]))
+                results.extend(store([item]))
     created = sum(r["outcome"] == "created" for r in results)
     dups = sum(r["outcome"] == "duplicate" for r in results)
     refused = len(results) - created - dups
