@@ -237,24 +237,21 @@
     /* result protocol: named rows plus blank and invalid (sent as digits; the server
      * normalizes names and reads counts with the shared parser) */
     var outcomes = {}, anyOutcome = false, badOutcome = false;
-    function addOutcome(name, raw) {
+    function addOutcome(name, raw, fixed) {
       raw = asciiDigits(raw.trim());
-      if (!name && !raw) return;
+      if (!raw && (fixed || !name)) return; /* nothing given */
       if (!name || !/^\d+$/.test(raw)) { badOutcome = true; return; }
       outcomes[name] = Number(raw);
       anyOutcome = true;
     }
     for (var i = 1; form.elements["outcome_name_" + i]; i++) {
       addOutcome(form.elements["outcome_name_" + i].value.trim(),
-        form.elements["outcome_count_" + i].value);
+        form.elements["outcome_count_" + i].value, false);
     }
-    addOutcome(form.elements.outcome_blank ? "blank" : "", form.elements.outcome_blank ?
-      form.elements.outcome_blank.value : "");
-    addOutcome(form.elements.outcome_invalid ? "invalid" : "", form.elements.outcome_invalid ?
-      form.elements.outcome_invalid.value : "");
-    if (voters === "" && hourly) {
-      voters = String(hourly.reduce(function (s, v) { return s + v; }, 0));
-    }
+    ["blank", "invalid"].forEach(function (key) {
+      var el = form.elements["outcome_" + key];
+      if (el) addOutcome(key, el.value, true);
+    });
     return {
       report: {
         id: uuid4(),
