@@ -572,3 +572,31 @@ def test_analyst_page_shows_vote_shares_from_protocols(site: Site) -> None:
         headers=obs,
     )
     assert bad.status_code == 422
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_no_page_loads_anything_from_another_origin(site: Site, role: str) -> None:
+    c, _ = login(site, role)
+    pages = {"observer": ["/observer", "/observer/tally"]}.get(role, [])
+    pages += {"coordinator": ["/coordinator"], "admin": ["/coordinator", "/analyst"]}.get(role, [])
+    pages += ["/analyst"] if role == "analyst" else []
+    static = Path(__file__).resolve().parents[1] / "src/electwatch/web/static"
+    texts = [c.get(p).text for p in pages] + [c.get("/login").text]
+    texts += [f.read_text() for f in static.glob("*.css")]
+    for text in texts:
+        assert not re.search(r'(?:src|href|action)\s*=\s*"(?:https?:)?//', text)
+        assert not re.search(r"url\(\s*['\"]?(?:https?:)?//", text)
+        assert "@import" not in text
+
+
+def test_election_date_in_the_chosen_calendar(site: Site) -> None:
+    """The seed election is on 2026-11-22 = 1 Azar 1405."""
+    c, _ = login(site, "observer")
+    assert "November 22, 2026" in c.get("/observer").text
+    c.cookies.set("ew_lang", "fa")
+    assert "۱ آذر ۱۴۰۵" in c.get("/observer").text  # Persian: Solar Hijri by default
+    c.cookies.set("ew_lang", "en")
+    c.cookies.set("ew_cal", "jalali")
+    assert "1 Azar 1405" in c.get("/observer").text
+    c.cookies.delete("ew_lang")
+    c.cookies.delete("ew_cal")

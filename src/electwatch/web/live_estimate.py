@@ -112,7 +112,12 @@ def estimate_for_election(
         "estimate": est.to_dict() if est else None,
     }
     if est is not None:
+        day = _day_counts(observed, election)
+        # the mean whole-day count of an observed station (what the counts say
+        # before any expansion), for the API's readers
+        out["mean_per_station"] = float(np.nanmean(day)) if np.isfinite(day).any() else None
         total, se = est.total_voters, est.total_voters_se
+        out["se"] = se if se is not None and np.isfinite(se) else None
         out["voters"] = total
         if se is not None and np.isfinite(se):
             out["ci95"] = [total - 1.959964 * se, total + 1.959964 * se]  # type: ignore[operator]
