@@ -76,3 +76,28 @@ def test_bad_snapshots_are_refused_with_the_field(service: Service) -> None:
     c.post(url, json={"snapshots": [_snap(st, "10:00", 7)]}, headers=service.h("observer"))
     mine = c.get(url, headers=service.h("observer2")).json()["snapshots"]
     assert all(x["observer_id"] == sd.users["observer2"].pseudonym for x in mine)
+
+
+def test_migration_0003_upgrades_and_downgrades(db_url: str) -> None:
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from electwatch.storage.db import alembic_config, make_engine, upgrade
+
+    engine = make_engine(db_url)
+    try:
+        upgrade(engine)
+        insp = inspect(engine)
+        assert "snapshots" in insp.get_table_names()
+        assert "outcomes" in {c["name"] for c in insp.get_columns("reports")}
+        cfg = alembic_config(engine)
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0001")
+        insp = inspect(engine)
+        assert "snapshots" not in insp.get_table_names()
+        assert "outcomes" not in {c["name"] for c in insp.get_columns("reports")}
+        upgrade(engine)
+        assert "snapshots" in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()

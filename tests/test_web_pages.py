@@ -600,3 +600,26 @@ def test_election_date_in_the_chosen_calendar(site: Site) -> None:
     assert "1 Azar 1405" in c.get("/observer").text
     c.cookies.delete("ew_lang")
     c.cookies.delete("ew_cal")
+
+
+def test_stale_cookie_on_a_posted_form_goes_to_the_login_form(site: Site) -> None:
+    """A browser without JavaScript posting the report form after its session ended
+    gets the login form (then the observer page), not a JSON 401; scripts asking for
+    JSON still get 401."""
+    c = anonymous(site)
+    c.cookies.set("ew_session", "ses_doesnotexist_bad")
+    r = c.post(
+        "/observer/report",
+        data={"voters": "1"},
+        headers={"Accept": "text/html,application/xhtml+xml"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=%2Fobserver"
+    r = c.post(
+        "/observer/report",
+        data={"voters": "1"},
+        headers={"Accept": "application/json"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 401
+    c.cookies.clear()

@@ -135,6 +135,11 @@ def status_labeler(t: Translator) -> Callable[[str], str]:
     return lambda status: labels.get(status, status)
 
 
+def HOME_OF_FORM(request: Request) -> str:  # noqa: N802 (reads as a constant lookup)
+    """The page a posted form belongs to (``/observer/report`` -> ``/observer``)."""
+    return "/" + request.url.path.strip("/").split("/")[0]
+
+
 def page_roles(*roles: str) -> Callable[..., Any]:
     """Page dependency: the principal, a redirect to the login form, or 403.
 
@@ -144,18 +149,21 @@ def page_roles(*roles: str) -> Callable[..., Any]:
     """
 
     async def dependency(request: Request) -> Principal:
+        # a form posted by a browser without JavaScript (it asks for HTML): a missing
+        # or stale session leads it to the login form too, not to a JSON error
+        browser_form = "text/html" in request.headers.get("accept", "")
         try:
             p = await optional_principal(request)
         except HTTPException as exc:
             # a stale or revoked session cookie on a page: the login form, not JSON
-            if exc.status_code != 401 or request.method != "GET":
+            if exc.status_code != 401 or not (request.method == "GET" or browser_form):
                 raise
             p = None
         if p is None:
-            if request.method != "GET":
+            if request.method != "GET" and not browser_form:
                 raise HTTPException(status_code=401, detail="authentication required")
-            target = request.url.path
-            if request.url.query:
+            target = request.url.path if request.method == "GET" else HOME_OF_FORM(request)
+            if request.url.query and request.method == "GET":
                 target += "?" + request.url.query
             headers = {"Location": "/login?next=" + quote(target, safe="")}
             if request.cookies.get(SESSION_COOKIE):
