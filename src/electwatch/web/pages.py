@@ -135,7 +135,7 @@ def status_labeler(t: Translator) -> Callable[[str], str]:
     return lambda status: labels.get(status, status)
 
 
-def HOME_OF_FORM(request: Request) -> str:  # noqa: N802 (reads as a constant lookup)
+def form_page(request: Request) -> str:
     """The page a posted form belongs to (``/observer/report`` -> ``/observer``)."""
     return "/" + request.url.path.strip("/").split("/")[0]
 
@@ -162,7 +162,7 @@ def page_roles(*roles: str) -> Callable[..., Any]:
         if p is None:
             if request.method != "GET" and not browser_form:
                 raise HTTPException(status_code=401, detail="authentication required")
-            target = request.url.path if request.method == "GET" else HOME_OF_FORM(request)
+            target = request.url.path if request.method == "GET" else form_page(request)
             if request.url.query and request.method == "GET":
                 target += "?" + request.url.query
             headers = {"Location": "/login?next=" + quote(target, safe="")}
