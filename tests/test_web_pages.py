@@ -623,3 +623,22 @@ def test_stale_cookie_on_a_posted_form_goes_to_the_login_form(site: Site) -> Non
     )
     assert r.status_code == 401
     c.cookies.clear()
+
+
+def test_no_js_form_names_a_bad_window_in_the_readers_language(site: Site) -> None:
+    c, token = login(site, "observer")
+    c.cookies.set("ew_lang", "fa")
+    form = {
+        "csrf_token": token,
+        "id": str(uuid.uuid4()),
+        "station": site.seed.observer_stations[0],
+        "window_start": "۱۴:۰۰",
+        "window_end": "10:00",
+        "voters": "5",
+    }
+    r = c.post("/observer/report", data=form, follow_redirects=False)
+    assert r.status_code == 422
+    assert "پایان نظارت باید پس از آغاز آن باشد" in r.text
+    r = c.post("/observer/report", data={**form, "window_start": "8h"}, follow_redirects=False)
+    assert "بازهٔ نظارت را وارد کنید" in r.text
+    c.cookies.delete("ew_lang")

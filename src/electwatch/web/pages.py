@@ -564,10 +564,15 @@ def form_report(
                 outcomes[key] = outcome_count(key, raw)
     except OutcomeError as exc:
         problems.append(t.gettext("votes for %(name)s are not a whole number", name=exc.name))
+    from electwatch.data.observations import parse_clock
+
+    try:
+        if parse_clock(start) >= parse_clock(end):
+            problems.append(t.gettext("make the watch end after it starts"))
+    except ValueError:
+        problems.append(t.gettext("enter the watch window"))
     hourly = None
     if any_hourly:
-        from electwatch.data.observations import parse_clock
-
         window: tuple[float, float] | None
         try:
             window = (parse_clock(start), parse_clock(end))
