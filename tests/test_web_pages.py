@@ -572,6 +572,27 @@ def test_analyst_page_shows_vote_shares_from_protocols(site: Site) -> None:
         headers=obs,
     )
     assert bad.status_code == 422
+    # a second observer of the first station writes down another protocol: that station
+    # is left out (and said to be) until a coordinator verifies one
+    r = site.c.post(
+        f"/api/elections/{site.seed.election_id}/reports",
+        json={
+            "id": str(uuid.uuid4()),
+            "station": stations[0],
+            "window_start": "08:00",
+            "window_end": "20:00",
+            "voters": 100,
+            "outcomes": {"Alpha": 10, "Beta": 80, "blank": 10},
+        },
+        headers=site.seed.users["observer2"].headers,
+    )
+    assert r.status_code == 201, r.text
+    est = site.c.get(
+        f"/api/elections/{site.seed.election_id}/estimate",
+        headers=site.seed.users["analyst"].headers,
+    ).json()
+    assert (est["shares"]["n"], est["shares"]["n_disagreeing"]) == (1, 1)
+    assert "protocols from at least 2 stations" in est["shares"]["error"]
 
 
 @pytest.mark.parametrize("role", ROLES)

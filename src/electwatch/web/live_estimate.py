@@ -132,7 +132,16 @@ def estimate_for_election(
 
 def station_outcomes(s: Session, election_id: int) -> dict[int, dict[str, int]]:
     """One result protocol per station: a verified report's, else the protocol every
-    non-quarantined report agrees on; stations whose observers disagree are left out."""
+    non-quarantined report agrees on; stations whose observers disagree are left out
+    (:func:`disagreeing_stations` counts them)."""
+    return _protocols(s, election_id)[0]
+
+
+def disagreeing_stations(s: Session, election_id: int) -> int:
+    return _protocols(s, election_id)[1]
+
+
+def _protocols(s: Session, election_id: int) -> tuple[dict[int, dict[str, int]], int]:
     rows = s.execute(
         select(Report.station_id, Report.outcomes, Report.status).where(
             Report.election_id == election_id,
@@ -151,13 +160,13 @@ def station_outcomes(s: Session, election_id: int) -> dict[int, dict[str, int]]:
             chosen[sid] = verified[-1]
         elif all(o == protocols[0][0] for o, _ in protocols):
             chosen[sid] = protocols[0][0]
-    return chosen
+    return chosen, len(by_station) - len(chosen)
 
 
 def shares_for_election(s: Session, election: Election) -> dict[str, Any] | None:
     """Outcome shares among counted ballots with 95% intervals (None: no protocols)."""
-    protocols = station_outcomes(s, election.id)
-    if not protocols:
+    protocols, disagreeing = _protocols(s, election.id)
+    if not protocols and not disagreeing:
         return None
     n_frame = (
         s.scalar(
@@ -168,7 +177,12 @@ def shares_for_election(s: Session, election: Election) -> dict[str, Any] | None
     names = sorted({k for o in protocols.values() for k in o})
     table = np.array([[o.get(k, 0) for k in names] for o in protocols.values()], dtype=float)
     totals = table.sum(axis=1)
-    base: dict[str, Any] = {"n": len(protocols), "n_stations": n_frame}
+    base: dict[str, Any] = {
+        "n": len(protocols),
+        "n_stations": n_frame,
+        # stations whose observers' protocols differ and none is verified: left out
+        "n_disagreeing": disagreeing,
+    }
     if len(protocols) < 2:
         return {**base, "rows": [], "error": "needs protocols from at least 2 stations"}
     rows: list[dict[str, Any]] = []

@@ -958,7 +958,7 @@ def shares_view(shares: dict[str, Any] | None, t: Translator) -> dict[str, Any] 
         }
         for r in shares["rows"]
     ]
-    return {"n": shares["n"], "rows": rows}
+    return {"n": shares["n"], "n_disagreeing": shares.get("n_disagreeing", 0), "rows": rows}
 
 
 def _analyst_estimate(request: Request, election_id: int | None) -> dict[str, Any]:
