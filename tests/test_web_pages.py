@@ -662,4 +662,6 @@ def test_no_js_form_names_a_bad_window_in_the_readers_language(site: Site) -> No
     assert "پایان نظارت باید پس از آغاز آن باشد" in r.text
     r = c.post("/observer/report", data={**form, "window_start": "8h"}, follow_redirects=False)
     assert "بازهٔ نظارت را وارد کنید" in r.text
+    # the language switch on that page leads back to the form, not to a GET of the POST
+    assert '<input type="hidden" name="next" value="/observer">' in r.text
     c.cookies.delete("ew_lang")
