@@ -254,3 +254,40 @@ def test_csv_import_reports_every_bad_cell_and_is_idempotent(service: Service) -
         url, files={"file": ("r.csv", out.encode(), "text/csv")}, headers=service.h("coordinator")
     )
     assert r.status_code == 422 and r.json()["errors"][0]["column"] == "station"
+
+
+def test_csv_import_library_columns_outcomes_and_any_digits(service: Service) -> None:
+    """The library's observation columns (station_id, observer_id), counts through the
+    shared normalizer (Persian digits, grouped thousands; ² refused) and one
+    outcome:<name> column per protocol outcome (FORMATS.md a)."""
+    c, sd = service.client, service.seed
+    obs = sd.users["observer"].pseudonym
+    st = sd.station_in_region
+    url = f"/api/elections/{sd.election_id}/reports/import"
+    text = (
+        "station_id,observer_id,window_start,window_end,voters,hourly,outcome:Mousavi,"
+        "outcome:blank\n"
+        f"{st},{obs},۰۸:۰۰,10:00,۱۲۰,۶۰;60,۱٬۱۰۰,3\n"
+        f"{st},{obs},10:00,11:00,²,,x,\n"
+    )
+    r = c.post(
+        url, files={"file": ("r.csv", text.encode(), "text/csv")}, headers=service.h("coordinator")
+    )
+    assert r.status_code == 422
+    assert {(e["row"], e["column"]) for e in r.json()["errors"]} == {
+        (2, "voters"),
+        (2, "outcome:Mousavi"),
+    }
+    good = text.splitlines()[:2]
+    r = c.post(
+        url,
+        files={"file": ("r.csv", "\n".join(good).encode(), "text/csv")},
+        headers=service.h("coordinator"),
+    )
+    assert r.status_code == 200 and r.json()["imported"] == 1, r.text
+    stored = c.get(f"/api/elections/{sd.election_id}/reports", headers=service.h("admin")).json()[
+        "reports"
+    ]
+    assert [(x["voters"], x["hourly"], x["outcomes"], x["window_start"]) for x in stored] == [
+        (120, [60, 60], {"Mousavi": 1100, "blank": 3}, "08:00")
+    ]

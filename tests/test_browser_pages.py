@@ -9,7 +9,12 @@ Phone viewport (390 x 844). Each test signs in through the login form and:
   (the outbox is sent by itself; the report is stored exactly once, also after a
   forced second resend of the same UUID);
 * coordinator: resolves a conflict from the queue (quarantine with a reason);
-* analyst: sees the estimate panel change, through htmx polling, after new reports.
+* analyst: sees the estimate panel change, through htmx polling, after new reports;
+* the observer flow in Persian (Accept-Language fa): right to left, Persian digits
+  typed into "voters counted" are stored as the number; sign-out empties the outbox;
+* the observer form with JavaScript disabled (Tor Browser's safest mode): a plain POST;
+* tally mode: taps while offline are kept as readings, sent when back online, and
+  stored once each (also when resent).
 
 No console errors or uncaught page errors are allowed. Screenshots of every page go
 to test-artifacts/screenshots/ (gitignored). Skipped with the reason when
@@ -188,9 +193,11 @@ def jpeg_with_exif() -> bytes:
     return out.getvalue()
 
 
+OUTBOX_KEY = "electwatch:outbox"  # no pseudonym: a seized phone does not name its observer
+
+
 def outbox(page: Any, live: Live) -> list[dict[str, Any]]:
-    key = f"electwatch:outbox:{live.seed.users['observer'].pseudonym}"
-    return page.evaluate("k => JSON.parse(localStorage.getItem(k) || '[]')", key)
+    return page.evaluate("k => JSON.parse(localStorage.getItem(k) || '[]')", OUTBOX_KEY)
 
 
 def test_observer_submits_and_offline_draft_is_resent_once(phone: Any, live: Live) -> None:
@@ -242,7 +249,7 @@ def test_observer_submits_and_offline_draft_is_resent_once(phone: Any, live: Liv
     context.set_offline(False)
     page.wait_for_function(
         "k => (JSON.parse(localStorage.getItem(k) || '[]')).length === 0",
-        arg=f"electwatch:outbox:{live.seed.users['observer'].pseudonym}",
+        arg=OUTBOX_KEY,
     )
     page.locator("#sent-list li", has_text="47 voters").wait_for()
     stored = live.reports(station)
@@ -254,12 +261,12 @@ def test_observer_submits_and_offline_draft_is_resent_once(phone: Any, live: Liv
     # 4. a lost acknowledgement means a resend of the same UUID: still stored once
     page.evaluate(
         "([k, item]) => localStorage.setItem(k, JSON.stringify([item]))",
-        [f"electwatch:outbox:{live.seed.users['observer'].pseudonym}", kept[0]],
+        [OUTBOX_KEY, kept[0]],
     )
     page.evaluate("window.dispatchEvent(new Event('online'))")
     page.wait_for_function(
         "k => (JSON.parse(localStorage.getItem(k) || '[]')).length === 0",
-        arg=f"electwatch:outbox:{live.seed.users['observer'].pseudonym}",
+        arg=OUTBOX_KEY,
     )
     stored = live.reports(station)
     assert [r["id"] for r in stored].count(draft_id) == 1 and len(stored) == before + 2
@@ -353,4 +360,142 @@ def test_analyst_sees_the_estimate_change(
     ).json()
     assert after == pytest.approx(api["turnout"], rel=1e-9)
     shot(page, "analyst-updated")
+    assert errors == []
+
+
+def test_observer_flow_in_persian_right_to_left(browser: Any, live: Live) -> None:
+    context = browser.new_context(
+        viewport=PHONE,
+        is_mobile=True,
+        has_touch=True,
+        base_url=live.base,
+        locale="fa-IR",
+        extra_http_headers={"Accept-Language": "fa-IR,fa;q=0.9"},
+    )
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto("/login")
+    assert page.evaluate("document.documentElement.dir") == "rtl"
+    assert page.evaluate("document.documentElement.lang") == "fa"
+    user = live.seed.users["observer"]
+    page.get_by_label("نام کاربری").fill(user.username)
+    page.get_by_label("گذرواژه").fill(user.password)
+    page.get_by_role("button", name="ورود").click()
+    page.wait_for_url("**/observer")
+    assert page.locator("h1").inner_text() == "گزارش شعبه"
+    no_horizontal_scroll(page)
+    # the layout really is right to left: the form's labels start at the right edge
+    box = page.locator("label[for=station]").bounding_box()
+    assert box is not None and box["x"] + box["width"] > PHONE["width"] * 0.6
+    station = live.seed.observer_stations[1]
+    before = len(live.reports(station))
+    page.locator("#station").select_option(station)
+    page.locator("#voters").fill("۱۲۳")
+    assert page.locator("#voters").input_value() == "۱۲۳"  # not dropped by the input
+    page.get_by_role("button", name="فرستادن گزارش").click()
+    page.locator("#sent-list li", has_text="۱۲۳").wait_for()
+    shot(page, "observer-fa")
+    stored = live.reports(station)
+    assert len(stored) == before + 1
+    assert any(r["voters"] == 123 and isinstance(r["voters"], int) for r in stored)
+    # sign-out empties this phone's outbox and draft (nothing waits: no question asked)
+    page.evaluate("localStorage.setItem('electwatch:draft', '{}')")
+    page.get_by_role("button", name="خروج").click()
+    page.wait_for_url("**/login")
+    assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('electwatch'))") == []
+    assert errors == []
+    context.close()
+
+
+def test_observer_form_without_javascript(browser: Any, live: Live) -> None:
+    context = browser.new_context(
+        viewport=PHONE, is_mobile=True, base_url=live.base, java_script_enabled=False
+    )
+    page = context.new_page()
+    sign_in(page, live, "observer")
+    assert page.url.endswith("/observer")
+    station = live.seed.observer_stations[1]
+    before = len(live.reports(station))
+    page.get_by_label("Station").select_option(station)
+    page.get_by_label("Voters counted").fill("۸۸")
+    page.locator("summary", has_text="Result protocol").click()
+    page.locator("#outcome_name_1").fill("Alpha")
+    page.locator("#outcome_count_1").fill("60")
+    page.get_by_label("Invalid ballots").fill("2")
+    page.get_by_role("button", name="Send report").click()
+    page.wait_for_url("**/observer?done=sent")
+    assert "Sent" in page.locator("#form-message").inner_text()
+    stored = live.reports(station)
+    assert len(stored) == before + 1
+    new = next(r for r in stored if r["voters"] == 88)
+    assert new["outcomes"] == {"Alpha": 60, "invalid": 2}
+    # a mistake comes back as the form with the values kept and the error named
+    page.get_by_label("Station").select_option(station)
+    page.get_by_label("Voters counted").fill("eighty")
+    page.get_by_role("button", name="Send report").click()
+    assert (
+        "Voters counted: eighty is not a whole number" in page.locator("#form-errors").inner_text()
+    )
+    assert page.get_by_label("Voters counted").input_value() == "eighty"
+    shot(page, "observer-nojs")
+    context.close()
+
+
+def test_tally_counter_offline_then_sent_once(phone: Any, live: Live) -> None:
+    from datetime import datetime
+
+    context, page, errors = phone
+    page.clock.install(time=datetime(2026, 11, 22, 9, 0, 0))
+    sign_in(page, live, "observer")
+    page.goto("/observer/tally")
+    station = live.seed.observer_stations[0]
+    page.locator("#tally-station").select_option(station)
+    url = f"/api/elections/{live.seed.election_id}/snapshots"
+    mine = {"headers": live.headers("observer")}
+    before = live.api.get(url, **mine).json()["snapshots"]
+    context.set_offline(True)
+    tap = page.locator("#tally-tap")
+    for _minute in range(3):  # one reading per minute: 2 taps at 09:00, 2 at 09:01, ...
+        tap.tap()
+        tap.tap()
+        page.clock.fast_forward(60_000)
+    assert page.locator("#tally-count").inner_text() == "6"
+    shot(page, "tally-offline")
+    readings = page.evaluate("JSON.parse(localStorage.getItem('electwatch:tally')).readings")
+    assert [(r["time"], r["cumulative"], r["sent"]) for r in readings] == [
+        ("09:00", 2, False),
+        ("09:01", 4, False),
+        ("09:02", 6, False),
+    ]
+    assert live.api.get(url, **mine).json()["snapshots"] == before  # nothing sent
+    context.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    page.wait_for_function(
+        "k => JSON.parse(localStorage.getItem(k)).readings.length === 0", arg="electwatch:tally"
+    )
+    stored = live.api.get(url, **mine).json()["snapshots"]
+    new = [s for s in stored if s not in before]
+    assert [(s["counted_since"], s["time"], s["cumulative"]) for s in new] == [
+        ("09:00", "09:00", 2),
+        ("09:00", "09:01", 4),
+        ("09:00", "09:02", 6),
+    ]
+    # a lost answer: the same readings sent again are stored once each
+    page.evaluate(
+        """r => { const s = JSON.parse(localStorage.getItem('electwatch:tally'));
+                  s.readings = r.map(x => Object.assign({}, x, {sent: false}));
+                  localStorage.setItem('electwatch:tally', JSON.stringify(s)); }""",
+        readings,
+    )
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    page.wait_for_function(
+        "k => JSON.parse(localStorage.getItem(k)).readings.length === 0", arg="electwatch:tally"
+    )
+    again = live.api.get(url, **mine).json()["snapshots"]
+    assert len(again) == len(before) + 3
+    assert sorted(s["client_id"] for s in again if s not in before) == sorted(
+        r["client_id"] for r in readings
+    )
     assert errors == []

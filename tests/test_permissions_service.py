@@ -78,6 +78,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/elections/{election_id}/export"): COORD,
     ("DELETE", "/api/reports/{report_id}"): ADMIN,
     ("DELETE", "/api/evidence/{sha256}"): ADMIN,
+    ("POST", "/api/elections/{election_id}/snapshots"): OBS,
+    ("GET", "/api/elections/{election_id}/snapshots"): ALL,
 }
 
 

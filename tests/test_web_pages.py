@@ -11,6 +11,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from electwatch_devtools.testing import Seed, seed, throwaway_database
@@ -372,7 +373,7 @@ def test_coordinator_cannot_act_outside_their_area(site: Site) -> None:
 # --- analyst -----------------------------------------------------------------------------
 def test_analyst_panel_follows_the_core_estimate(site: Site) -> None:
     from electwatch.storage.models import Election
-    from electwatch.web.estimate import estimate_for_election
+    from electwatch.web.live_estimate import estimate_for_election
 
     c, _ = login(site, "analyst")
     page = c.get("/analyst").text
@@ -428,3 +429,239 @@ def test_pages_carry_the_security_headers(site: Site, role: str) -> None:
         assert r.headers["referrer-policy"] == "no-referrer"
         assert r.headers["x-content-type-options"] == "nosniff"
         assert "<script>" not in r.text  # the policy would block an inline script
+
+
+# --- languages, no-JS form, stale cookies, outcomes -----------------------------------
+def test_persian_from_accept_language_and_from_the_users_choice(site: Site) -> None:
+    c = anonymous(site)
+    page = c.get("/login", headers={"Accept-Language": "fa-IR,fa;q=0.9,en;q=0.5"})
+    assert '<html lang="fa" dir="rtl">' in page.text
+    assert "<h1>ورود</h1>" in page.text
+    assert page.headers["content-language"] == "fa"
+    assert '<html lang="en" dir="ltr">' in c.get("/login").text
+    # an English browser chooses Persian: the cookie wins over Accept-Language
+    r = c.post("/preferences", data={"lang": "fa", "next": "/login"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login"
+    assert 'dir="rtl"' in c.get("/login", headers={"Accept-Language": "en"}).text
+    c.post("/preferences", data={"lang": "en", "next": "//evil.example"}, follow_redirects=False)
+    assert 'dir="ltr"' in c.get("/login").text
+    c.cookies.clear()
+
+
+def test_no_js_form_reads_persian_digits_and_stores_outcomes(site: Site) -> None:
+    c, token = login(site, "observer")
+    c.cookies.set("ew_lang", "fa")
+    station = site.seed.observer_stations[0]
+    form = {
+        "csrf_token": token,
+        "id": str(uuid.uuid4()),
+        "station": station,
+        "window_start": "08:00",
+        "window_end": "20:00",
+        "voters": "۱۲۳",
+        "outcome_name_1": "علي",  # Arabic yeh: stored with the Persian letter
+        "outcome_count_1": "۱۰۰",
+        "outcome_blank": "٣",  # Arabic-Indic digit
+    }
+    r = c.post("/observer/report", data=form, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    assert r.headers["location"] == "/observer?done=sent"
+    stored = c.get(f"/api/reports/{form['id']}", headers=site.seed.users["observer"].headers).json()
+    assert stored["voters"] == 123
+    assert stored["outcomes"] == {"علی": 100, "blank": 3}
+    # the same form sent again (back button) is one report
+    again = c.post("/observer/report", data=form, follow_redirects=False)
+    assert again.headers["location"] == "/observer?done=duplicate"
+    # an unreadable count is an error naming the field, never dropped
+    bad = c.post(
+        "/observer/report",
+        data={**form, "id": str(uuid.uuid4()), "voters": "۱۲x"},
+        follow_redirects=False,
+    )
+    assert bad.status_code == 422
+    assert "رأی‌دهندگان شمرده‌شده: ۱۲x عدد صحیح نیست" in bad.text
+    assert 'value="۱۲x"' in bad.text  # the typed values are kept
+    c.cookies.delete("ew_lang")
+    # out of the way of the shares test (one protocol per station)
+    q = site.c.post(
+        f"/api/reports/{form['id']}/quarantine",
+        json={"reason": "test done"},
+        headers=site.seed.users["admin"].headers,
+    )
+    assert q.status_code == 200, q.text
+
+
+def test_observer_form_posts_without_javascript(site: Site) -> None:
+    """The form is a real form: method, action, and every field named."""
+    c, _ = login(site, "observer")
+    page = c.get("/observer").text
+    assert 'method="post" action="/observer/report"' in page
+    assert 'enctype="multipart/form-data"' in page
+    assert 'name="id" value="' in page
+    assert 'type="number"' not in page  # number inputs drop Persian digits
+    assert (
+        "electwatch:outbox:"
+        not in (
+            Path(__file__).resolve().parents[1] / "src/electwatch/web/static/observer.js"
+        ).read_text()
+    )
+
+
+def test_stale_cookie_on_a_page_goes_to_the_login_form(site: Site) -> None:
+    c = anonymous(site)
+    c.cookies.set("ew_session", "ses_doesnotexist_bad")
+    r = c.get("/observer", follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"] == "/login?next=%2Fobserver"
+    assert "ew_session=" in r.headers.get("set-cookie", "")
+    c.cookies.clear()
+
+
+def test_admin_sees_no_report_link_that_would_403(site: Site) -> None:
+    c, _ = login(site, "admin")
+    page = c.get("/coordinator").text
+    assert 'href="/observer"' not in page
+    for href in re.findall(r'<nav aria-label="Main">.*?</nav>', page, re.S)[0].split('href="')[1:]:
+        assert c.get(href.split('"')[0]).status_code == 200
+
+
+def test_analyst_page_shows_vote_shares_from_protocols(site: Site) -> None:
+    """Two stations' protocols through the API; the analyst page shows each outcome's
+    share as the ratio of sums from turnout.ratio_estimate."""
+    from electwatch.turnout import ratio_estimate
+
+    stations = site.seed.observer_stations[:2]
+    obs = site.seed.users["observer"].headers
+    sent = [{"Alpha": 60, "Beta": 30, "blank": 10}, {"Alpha": 20, "Beta": "۶۰", "blank": 0}]
+    for code, outcomes in zip(stations, sent, strict=True):
+        r = site.c.post(
+            f"/api/elections/{site.seed.election_id}/reports",
+            json={
+                "id": str(uuid.uuid4()),
+                "station": code,
+                "window_start": "08:00",
+                "window_end": "20:00",
+                "voters": 100,
+                "outcomes": outcomes,
+            },
+            headers=obs,
+        )
+        assert r.status_code == 201, r.text
+        assert r.json()["outcomes"]["Beta"] in (30, 60)
+    est = site.c.get(
+        f"/api/elections/{site.seed.election_id}/estimate",
+        headers=site.seed.users["analyst"].headers,
+    ).json()
+    shares = {row["name"]: row for row in est["shares"]["rows"]}
+    expect = ratio_estimate([60, 20], [100, 80], 1.0, 40)
+    assert shares["Alpha"]["share"] == pytest.approx(80 / 180)
+    assert shares["Alpha"]["ci95"] == pytest.approx([expect.ci_low, expect.ci_high])
+    c, _ = login(site, "analyst")
+    page = c.get("/analyst").text
+    assert 'data-outcome="Alpha"' in page and "44.4%" in page
+    bad = site.c.post(
+        f"/api/elections/{site.seed.election_id}/reports",
+        json={
+            "id": str(uuid.uuid4()),
+            "station": stations[0],
+            "window_start": "08:00",
+            "window_end": "20:00",
+            "voters": 1,
+            "outcomes": {"Alpha": True},
+        },
+        headers=obs,
+    )
+    assert bad.status_code == 422
+    # a second observer of the first station writes down another protocol: that station
+    # is left out (and said to be) until a coordinator verifies one
+    r = site.c.post(
+        f"/api/elections/{site.seed.election_id}/reports",
+        json={
+            "id": str(uuid.uuid4()),
+            "station": stations[0],
+            "window_start": "08:00",
+            "window_end": "20:00",
+            "voters": 100,
+            "outcomes": {"Alpha": 10, "Beta": 80, "blank": 10},
+        },
+        headers=site.seed.users["observer2"].headers,
+    )
+    assert r.status_code == 201, r.text
+    est = site.c.get(
+        f"/api/elections/{site.seed.election_id}/estimate",
+        headers=site.seed.users["analyst"].headers,
+    ).json()
+    assert (est["shares"]["n"], est["shares"]["n_disagreeing"]) == (1, 1)
+    assert "protocols from at least 2 stations" in est["shares"]["error"]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_no_page_loads_anything_from_another_origin(site: Site, role: str) -> None:
+    c, _ = login(site, role)
+    pages = {"observer": ["/observer", "/observer/tally"]}.get(role, [])
+    pages += {"coordinator": ["/coordinator"], "admin": ["/coordinator", "/analyst"]}.get(role, [])
+    pages += ["/analyst"] if role == "analyst" else []
+    static = Path(__file__).resolve().parents[1] / "src/electwatch/web/static"
+    texts = [c.get(p).text for p in pages] + [c.get("/login").text]
+    texts += [f.read_text() for f in static.glob("*.css")]
+    for text in texts:
+        assert not re.search(r'(?:src|href|action)\s*=\s*"(?:https?:)?//', text)
+        assert not re.search(r"url\(\s*['\"]?(?:https?:)?//", text)
+        assert "@import" not in text
+
+
+def test_election_date_in_the_chosen_calendar(site: Site) -> None:
+    """The seed election is on 2026-11-22 = 1 Azar 1405."""
+    c, _ = login(site, "observer")
+    assert "November 22, 2026" in c.get("/observer").text
+    c.cookies.set("ew_lang", "fa")
+    assert "۱ آذر ۱۴۰۵" in c.get("/observer").text  # Persian: Solar Hijri by default
+    c.cookies.set("ew_lang", "en")
+    c.cookies.set("ew_cal", "jalali")
+    assert "1 Azar 1405" in c.get("/observer").text
+    c.cookies.delete("ew_lang")
+    c.cookies.delete("ew_cal")
+
+
+def test_stale_cookie_on_a_posted_form_goes_to_the_login_form(site: Site) -> None:
+    """A browser without JavaScript posting the report form after its session ended
+    gets the login form (then the observer page), not a JSON 401; scripts asking for
+    JSON still get 401."""
+    c = anonymous(site)
+    c.cookies.set("ew_session", "ses_doesnotexist_bad")
+    r = c.post(
+        "/observer/report",
+        data={"voters": "1"},
+        headers={"Accept": "text/html,application/xhtml+xml"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=%2Fobserver"
+    r = c.post(
+        "/observer/report",
+        data={"voters": "1"},
+        headers={"Accept": "application/json"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 401
+    c.cookies.clear()
+
+
+def test_no_js_form_names_a_bad_window_in_the_readers_language(site: Site) -> None:
+    c, token = login(site, "observer")
+    c.cookies.set("ew_lang", "fa")
+    form = {
+        "csrf_token": token,
+        "id": str(uuid.uuid4()),
+        "station": site.seed.observer_stations[0],
+        "window_start": "۱۴:۰۰",
+        "window_end": "10:00",
+        "voters": "5",
+    }
+    r = c.post("/observer/report", data=form, follow_redirects=False)
+    assert r.status_code == 422
+    assert "پایان نظارت باید پس از آغاز آن باشد" in r.text
+    r = c.post("/observer/report", data={**form, "window_start": "8h"}, follow_redirects=False)
+    assert "بازهٔ نظارت را وارد کنید" in r.text
+    # the language switch on that page leads back to the form, not to a GET of the POST
+    assert '<input type="hidden" name="next" value="/observer">' in r.text
+    c.cookies.delete("ew_lang")

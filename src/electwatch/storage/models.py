@@ -13,6 +13,7 @@ Schema (created only by the Alembic migrations in ``storage/migrations``):
 ``assignments``      which stations an observer watches
 ``reports``          one observer's count at one station; the primary key is the
                      client-generated UUID (idempotency key)
+``snapshots``        cumulative counts read during the day (tally mode)
 ``evidence`` / ``report_evidence``  content-addressed evidence files (SHA-256)
 ``station_actions``  coordinator decisions on a station's merged record
 ``audit_log``        who did what, when, with before/after values
@@ -173,6 +174,9 @@ class Report(Base):
     window_end: Mapped[int] = mapped_column(Integer)
     voters: Mapped[int] = mapped_column(Integer)
     hourly: Mapped[list[Any] | None] = mapped_column(JSON)
+    #: votes per outcome from the station's result protocol, ``{"Mousavi": 120,
+    #: "blank": 3}`` (FORMATS.md a); names stored through core.numbers.normalize_name
+    outcomes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     notes: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default="submitted")
     status_reason: Mapped[str | None] = mapped_column(Text)
@@ -181,6 +185,25 @@ class Report(Base):
     client_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Snapshot(Base):
+    """One cumulative count reading (FORMATS.md b): ``cumulative`` voters counted at
+    the station from ``counted_since`` to ``time`` (minutes after midnight; 1440 is
+    midnight at the end of the day). The client's UUID is the key: a resend is
+    stored once."""
+
+    __tablename__ = "snapshots"
+    __table_args__ = (Index("ix_snapshots_station", "station_id", "time"),)
+
+    client_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    election_id: Mapped[int] = mapped_column(ForeignKey("elections.id", ondelete="CASCADE"))
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id", ondelete="CASCADE"))
+    observer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    counted_since: Mapped[int] = mapped_column(Integer)
+    time: Mapped[int] = mapped_column(Integer)
+    cumulative: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Evidence(Base):

@@ -437,6 +437,7 @@ def report_dict(
         "window_end": clock(r.window_end),
         "voters": r.voters,
         "hourly": r.hourly,
+        "outcomes": r.outcomes,
         "notes": reveal_notes(r.notes, r.id),
         "status": r.status,
         "status_reason": r.status_reason,

@@ -80,6 +80,7 @@ class ReportIn:
     credential_id: str | None = None
     #: who acts when not the observer (a coordinator's import): the audit actor
     actor: str | None = None
+    outcomes: dict[str, int] | None = None
 
     def content(self) -> tuple[Any, ...]:
         return (
@@ -88,6 +89,7 @@ class ReportIn:
             self.voters,
             self.hourly or None,
             self.notes or None,
+            self.outcomes or None,
         )
 
 
@@ -121,6 +123,7 @@ def _out(
         "window_end": clock(item.window_end),
         "voters": item.voters,
         "hourly": item.hourly,
+        "outcomes": item.outcomes,
         "notes": item.notes,
         "status": status,
         "status_reason": reason,
@@ -221,6 +224,7 @@ def commit_batch(session: Session, items: list[ReportIn], cipher: Any = None) ->
                     prior.voters,
                     prior.hourly or None,
                     notes or None,
+                    prior.outcomes or None,
                 )
                 == it.content()
             )
@@ -285,6 +289,7 @@ def commit_batch(session: Session, items: list[ReportIn], cipher: Any = None) ->
                 "window_end": it.window_end,
                 "voters": it.voters,
                 "hourly": it.hourly,
+                "outcomes": it.outcomes,
                 "notes": notes,
                 "status": status,
                 "status_reason": reason,
@@ -305,7 +310,14 @@ def commit_batch(session: Session, items: list[ReportIn], cipher: Any = None) ->
                 "after": {
                     **{
                         k: out[k]
-                        for k in ("station", "window_start", "window_end", "voters", "hourly")
+                        for k in (
+                            "station",
+                            "window_start",
+                            "window_end",
+                            "voters",
+                            "hourly",
+                            "outcomes",
+                        )
                     },
                     # the audit log keeps the notes as stored (encrypted when a key is set)
                     "notes": notes,
@@ -332,7 +344,7 @@ def _copy_rows(session: Session, rows: list[dict[str, Any]], audits: list[dict[s
     from psycopg.types.json import Json
 
     raw = session.connection().connection.driver_connection
-    json_cols = {"hourly", "before", "after"}
+    json_cols = {"hourly", "outcomes", "before", "after"}
     with raw.cursor() as cur:  # type: ignore[union-attr]
         for table, data in (("reports", rows), ("audit_log", audits)):
             cols = list(data[0])

@@ -63,6 +63,7 @@ from electwatch.web.auth import (
     session_csrf,
     set_login_cookies,
 )
+from electwatch.web.outcomes import OutcomesField
 
 router = APIRouter(prefix="/api")
 NOT_FOUND = HTTPException(status_code=404, detail="not found")
@@ -160,6 +161,7 @@ class WindowFields(BaseModel):
         default=None, max_length=24, description="counts per hour watched (sum = voters)"
     )
     notes: Text | None = Field(default=None, max_length=4000)
+    outcomes: OutcomesField = None
 
     @model_validator(mode="after")
     def _consistent(self) -> WindowFields:
@@ -330,6 +332,7 @@ def report_in(body: ReportBody, election_id: DbId, p: Principal) -> ReportIn:
         notes=body.notes,
         client_time=body.client_time,
         credential_id=p.credential_id,
+        outcomes=body.outcomes,
     )
 
 
@@ -504,12 +507,14 @@ def amend_report(
             "voters": r.voters,
             "hourly": r.hourly,
             "notes": r.notes,
+            "outcomes": r.outcomes,
         }
         st = s.get(Station, r.station_id)
         e = s.get(Election, r.election_id)
         assert st is not None and e is not None
         r.window_start, r.window_end = minutes(body.window_start), minutes(body.window_end)
         r.voters, r.hourly = body.voters, body.hourly
+        r.outcomes = body.outcomes
         cipher = ctx_of(request).cipher
         r.notes = (
             cipher.encrypt_text(body.notes, notes_context(r.id))
@@ -902,7 +907,7 @@ def live_estimate(
     election_id: DbId, request: Request, s: DB, p: Annotated[Principal, Depends(STAFF_READ)]
 ) -> dict[str, Any]:
     """National turnout estimate with CI from the merged records (all stations)."""
-    from electwatch.web.estimate import estimate_for_election
+    from electwatch.web.live_estimate import estimate_for_election
 
     e = get_election(s, election_id)
     st = ctx_of(request).settings

@@ -129,6 +129,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from electwatch.web.api import router as api_router
 
     app.include_router(api_router)
+    from electwatch.web.api_snapshots import router as snapshots_router
+
+    app.include_router(snapshots_router)
     try:
         from electwatch.web.pages import router as pages_router
     except ModuleNotFoundError as exc:

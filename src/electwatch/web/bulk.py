@@ -1,9 +1,15 @@
 """CSV bulk import of reports, with an error for every bad cell.
 
-Columns (header row required, any order): ``station``, ``observer`` (pseudonym),
-``window_start``, ``window_end`` (HH:MM), ``voters``; optional ``id`` (UUID; when
+Columns (header row required, any order) are the library's observation columns
+(``electwatch.data.observations``): ``station_id``, ``observer_id`` (the observer's
+pseudonym), ``window_start``, ``window_end`` (HH:MM), ``voters``; the older names
+``station`` and ``observer`` are still read as aliases. Optional: ``id`` (UUID; when
 absent a deterministic UUID-5 of the row's content is used, so importing the same
-file twice creates nothing new), ``hourly`` (counts separated by ``;``), ``notes``.
+file twice creates nothing new), ``hourly`` (counts separated by ``;``), ``notes``, and
+one ``outcome:<name>`` column per outcome of the result protocol (FORMATS.md a:
+``outcome:Mousavi``, ``outcome:blank``, ``outcome:invalid``; an empty cell is "not
+given"). Every count goes through :func:`electwatch.core.numbers.parse_count`, so
+digits in any script and grouped thousands are read, and ``²`` or ``1.5`` refused.
 Each error names the data row (1-based, header not counted), the column, the value
 and what was expected, as :class:`electwatch.errors.DataValidationError` does.
 """
@@ -17,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from electwatch.core.numbers import NumberFormatError, normalize_digits, parse_count
 from electwatch.data.observations import parse_clock
 from electwatch.errors import DataValidationError
 from electwatch.storage.models import Assignment, Election, Station, User
@@ -25,8 +32,11 @@ from electwatch.storage.writer import ReportIn
 
 MAX_CSV_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 50_000
-REQUIRED = ("station", "observer", "window_start", "window_end", "voters")
+REQUIRED = ("station_id", "observer_id", "window_start", "window_end", "voters")
 OPTIONAL = ("id", "hourly", "notes")
+#: older column names still accepted: alias -> library name
+ALIASES = {"station": "station_id", "observer": "observer_id"}
+MAX_VOTERS = 100_000
 NAMESPACE = uuid.UUID("6f1c3f5e-59b8-4a55-9a57-2a4c8d1e7c11")
 
 
@@ -48,11 +58,31 @@ def parse_reports_csv(
         return [], [
             _err(None, None, None, "UTF-8 text", f"not UTF-8 ({exc.reason} at byte {exc.start})")
         ]
+    from electwatch.web.outcomes import CSV_PREFIX, OutcomeError, outcome_count, outcome_name
+
     reader = csv.DictReader(io.StringIO(text))
-    header = reader.fieldnames or []
-    missing = [c for c in REQUIRED if c not in header]
-    unknown = [c for c in header if c not in REQUIRED + OPTIONAL]
+    raw_header = [h.strip() for h in reader.fieldnames or []]
+    header = [ALIASES.get(h, h) for h in raw_header]
+    reader.fieldnames = header
+    # errors name a column as the file spells it (an alias stays an alias)
+    shown = {lib: raw for raw, lib in zip(raw_header, header, strict=True)}
     errors: list[dict[str, Any]] = []
+    outcome_cols: dict[str, str] = {}
+    for col in header:
+        if col.startswith(CSV_PREFIX):
+            try:
+                name = outcome_name(col[len(CSV_PREFIX) :])
+            except OutcomeError as exc:
+                errors.append(_err(None, col, col, "outcome:<name>", str(exc)))
+                continue
+            if name in outcome_cols.values():
+                errors.append(_err(None, col, col, "one column per outcome", "outcome twice"))
+            outcome_cols[col] = name
+    dup = sorted({c for c in header if header.count(c) > 1})
+    if dup:
+        errors.append(_err(None, ",".join(dup), None, "each column once", "repeated columns"))
+    missing = [c for c in REQUIRED if c not in header]
+    unknown = [c for c in header if c not in REQUIRED + OPTIONAL and c not in outcome_cols]
     if missing:
         errors.append(
             _err(
@@ -83,7 +113,7 @@ def parse_reports_csv(
             return [], [_err(None, None, election_id, "an existing election", "no election")]
         sq = select(Station.id, Station.code).where(
             Station.election_id == election_id,
-            Station.code.in_({r.get("station") or "" for r in rows}),
+            Station.code.in_({(r.get("station_id") or "").strip() for r in rows}),
         )
         if (cond := station_filter(principal.scope)) is not None:
             sq = sq.where(cond)
@@ -92,7 +122,7 @@ def parse_reports_csv(
             p: (i, r)
             for i, p, r in s.execute(
                 select(User.id, User.pseudonym, User.role).where(
-                    User.pseudonym.in_({r.get("observer") or "" for r in rows})
+                    User.pseudonym.in_({(r.get("observer_id") or "").strip() for r in rows})
                 )
             )
         }
@@ -109,23 +139,25 @@ def parse_reports_csv(
         row_errors: list[dict[str, Any]] = []
         if None in r:  # more cells than header columns
             row_errors.append(_err(k, None, r[None], f"{len(header)} cells", "extra cells"))
-        code = (r.get("station") or "").strip()
+        code = (r.get("station_id") or "").strip()
         sid = stations.get(code)
         if sid is None:
             row_errors.append(
-                _err(k, "station", code, "a station code in your scope", "unknown station")
+                _err(
+                    k, shown["station_id"], code, "a station code in your scope", "unknown station"
+                )
             )
-        pseud = (r.get("observer") or "").strip()
+        pseud = (r.get("observer_id") or "").strip()
         obs = observers.get(pseud)
         if obs is None or obs[1] != "observer":
             row_errors.append(
-                _err(k, "observer", pseud, "an observer pseudonym", "unknown observer")
+                _err(k, shown["observer_id"], pseud, "an observer pseudonym", "unknown observer")
             )
         elif sid is not None and (obs[0], sid) not in assigned:
             row_errors.append(
                 _err(
                     k,
-                    "observer",
+                    shown["observer_id"],
                     pseud,
                     f"an observer assigned to {code}",
                     "observer not assigned to this station",
@@ -133,7 +165,7 @@ def parse_reports_csv(
             )
         times: dict[str, int] = {}
         for col in ("window_start", "window_end"):
-            v = (r.get(col) or "").strip()
+            v = normalize_digits(r.get(col) or "").strip()
             try:
                 times[col] = round(parse_clock(v) * 60)
             except ValueError:
@@ -149,15 +181,24 @@ def parse_reports_csv(
                 )
             )
         v = (r.get("voters") or "").strip()
-        voters = int(v) if v.isdigit() and int(v) <= 100_000 else None
-        if voters is None:
-            row_errors.append(_err(k, "voters", v, "a whole number 0-100000", "bad count"))
+        voters: int | None
+        try:
+            voters = parse_count(v)
+        except NumberFormatError:
+            voters = None
+        if voters is None or voters > MAX_VOTERS:
+            voters = None
+            row_errors.append(_err(k, "voters", v, f"a whole number 0-{MAX_VOTERS}", "bad count"))
         hourly = None
         hv = (r.get("hourly") or "").strip()
         if hv:
             parts = [x.strip() for x in hv.split(";")]
-            if all(x.isdigit() for x in parts) and len(parts) <= 24:
-                hourly = [int(x) for x in parts]
+            try:
+                counts = [parse_count(x) for x in parts]
+            except NumberFormatError:
+                counts = None
+            if counts is not None and len(counts) <= 24 and max(counts) <= MAX_VOTERS:
+                hourly = counts
                 if voters is not None and sum(hourly) != voters:
                     row_errors.append(
                         _err(
@@ -190,6 +231,17 @@ def parse_reports_csv(
             row_errors.append(
                 _err(k, "notes", notes[:40] + "...", "at most 4000 characters", "notes too long")
             )
+        outcomes: dict[str, int] = {}
+        for col, name in outcome_cols.items():
+            cell = (r.get(col) or "").strip()
+            if not cell:
+                continue
+            try:
+                outcomes[name] = outcome_count(name, cell)
+            except OutcomeError:
+                row_errors.append(
+                    _err(k, col, cell, f"a whole number 0-{MAX_VOTERS}", "bad outcome count")
+                )
         if row_errors:
             errors.extend(row_errors)
             continue
@@ -198,7 +250,8 @@ def parse_reports_csv(
             rid = uuid.uuid5(
                 NAMESPACE,
                 f"{election_id}|{pseud}|{code}|{times['window_start']}|"
-                f"{times['window_end']}|{voters}|{hv}|{notes or ''}",
+                f"{times['window_end']}|{voters}|{hv}|{notes or ''}"
+                + ("|" + repr(sorted(outcomes.items())) if outcomes else ""),
             )
         items.append(
             ReportIn(
@@ -212,6 +265,7 @@ def parse_reports_csv(
                 voters=voters,
                 hourly=hourly,
                 notes=notes,
+                outcomes=outcomes or None,
             )
         )
     return items, errors

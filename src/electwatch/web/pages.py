@@ -2,15 +2,23 @@
 
 Mobile-first pages for the three election-day roles:
 
-* ``/observer``   the observer's stations and a report form that works on a poor
-  connection: ``static/observer.js`` keeps every report in a localStorage outbox
-  under a client-generated UUID and sends it to the JSON API (``POST /api/reports``)
-  until acknowledged; the UUID is the API's idempotency key, so resends never
-  duplicate.
+* ``/observer``   the observer's stations and a report form. Without JavaScript
+  (Tor Browser's safest mode) it is a plain form POSTed to ``/observer/report``;
+  with JavaScript, ``static/observer.js`` takes over as a progressive enhancement:
+  every report waits in a localStorage outbox under a client-generated UUID and is
+  sent to the JSON API until acknowledged (the UUID is the idempotency key, so
+  resends never duplicate).
+* ``/observer/tally`` a large counter tapped once per voter entering (tally mode);
+  ``static/tally.js`` keeps timestamped cumulative readings offline and sends them
+  as snapshots (``web/api_snapshots.py``).
 * ``/coordinator`` the conflict queue of the coordinator's areas: verify a count,
   quarantine a report, or override a station's count, always with a reason.
 * ``/analyst``     the live turnout estimate with its confidence interval; the panel
   polls ``/analyst/estimate`` with htmx.
+
+Every page is translated (:mod:`electwatch.i18n`): the language is the user's choice
+(``POST /preferences``, a cookie) or else the browser's ``Accept-Language``; Persian
+pages are right to left, show Persian digits, and may show Solar Hijri dates.
 
 Authentication and CSRF come from :mod:`electwatch.web.auth`: the pages use the web
 session cookie, every form carries the session's CSRF token, and every route
@@ -21,6 +29,7 @@ Without a session a page redirects to ``/login``; a wrong role gets 403.
 from __future__ import annotations
 
 import secrets
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -32,6 +41,8 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
+from electwatch.core.numbers import NumberFormatError, normalize_digits, parse_count
+from electwatch.i18n import CALENDARS, LOCALES, Translator, negotiate, translator
 from electwatch.storage.models import Area, Assignment, Credential, Election, Station
 from electwatch.storage.service import clock
 from electwatch.web.auth import (
@@ -52,10 +63,15 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 STATIC_FILES: dict[str, tuple[Path, str]] = {
     "htmx.min.js": (HERE / "static" / "htmx.min.js", "text/javascript"),
     "observer.js": (HERE / "static" / "observer.js", "text/javascript"),
+    "tally.js": (HERE / "static" / "tally.js", "text/javascript"),
     "electwatch.css": (HERE / "static" / "electwatch.css", "text/css"),
     "htmx.LICENSE": (HERE / "static" / "htmx.LICENSE", "text/plain"),
 }
 LOGIN_CSRF_COOKIE = "ew_login_csrf"
+LANGUAGE_COOKIE = "ew_lang"
+CALENDAR_COOKIE = "ew_cal"
+#: rows for named outcomes on the observer form (blank and invalid have their own)
+OUTCOME_ROWS = 8
 #: seconds between refreshes of the analyst's estimate panel
 POLL_SECONDS = 5
 
@@ -78,6 +94,53 @@ def static_url(name: str) -> str:
 templates.env.globals["static_url"] = static_url
 
 
+def N_(message: str) -> str:
+    """Marks a message for the catalogue; it is translated where it is shown."""
+    return message
+
+
+def page_translator(request: Request) -> Translator:
+    """The user's chosen language (cookie), else the browser's Accept-Language."""
+    chosen = request.cookies.get(LANGUAGE_COOKIE, "")
+    if chosen in LOCALES:
+        return translator(chosen)
+    return translator(negotiate(request.headers.get("accept-language")))
+
+
+def page_calendar(request: Request, t: Translator) -> str:
+    chosen = request.cookies.get(CALENDAR_COOKIE, "")
+    return chosen if chosen in CALENDARS else t.default_calendar
+
+
+def script_messages(name: str) -> tuple[str, ...]:
+    """The message ids a static script translates: its ``t("...")`` calls, read with
+    Babel's JavaScript extractor (the same one that fills the catalogue)."""
+    return _script_messages(name, int(STATIC_FILES[name][0].stat().st_mtime))
+
+
+def _script_messages(name: str, _mtime: int) -> tuple[str, ...]:
+    from babel.messages.extract import extract_javascript
+
+    with STATIC_FILES[name][0].open("rb") as f:
+        found = extract_javascript(f, {"t": None}, [], {})
+        ids = (m if isinstance(m, str) else m[0] for _, _, m, _ in found)
+        return tuple(dict.fromkeys(m for m in ids if m))
+
+
+def status_labeler(t: Translator) -> Callable[[str], str]:
+    labels = {
+        "submitted": t.gettext("submitted"),
+        "verified": t.gettext("verified"),
+        "quarantined": t.gettext("quarantined"),
+    }
+    return lambda status: labels.get(status, status)
+
+
+def form_page(request: Request) -> str:
+    """The page a posted form belongs to (``/observer/report`` -> ``/observer``)."""
+    return "/" + request.url.path.strip("/").split("/")[0]
+
+
 def page_roles(*roles: str) -> Callable[..., Any]:
     """Page dependency: the principal, a redirect to the login form, or 403.
 
@@ -87,18 +150,28 @@ def page_roles(*roles: str) -> Callable[..., Any]:
     """
 
     async def dependency(request: Request) -> Principal:
-        p = await optional_principal(request)
+        # a form posted by a browser without JavaScript (it asks for HTML): a missing
+        # or stale session leads it to the login form too, not to a JSON error
+        browser_form = "text/html" in request.headers.get("accept", "")
+        try:
+            p = await optional_principal(request)
+        except HTTPException as exc:
+            # a stale or revoked session cookie on a page: the login form, not JSON
+            if exc.status_code != 401 or not (request.method == "GET" or browser_form):
+                raise
+            p = None
         if p is None:
-            if request.method != "GET":
+            if request.method != "GET" and not browser_form:
                 raise HTTPException(status_code=401, detail="authentication required")
-            target = request.url.path
-            if request.url.query:
+            target = request.url.path if request.method == "GET" else form_page(request)
+            if request.url.query and request.method == "GET":
                 target += "?" + request.url.query
-            raise HTTPException(
-                status_code=303,
-                detail="sign in",
-                headers={"Location": "/login?next=" + quote(target, safe="")},
-            )
+            headers = {"Location": "/login?next=" + quote(target, safe="")}
+            if request.cookies.get(SESSION_COOKIE):
+                headers["Set-Cookie"] = (
+                    f"{SESSION_COOKIE}=; Max-Age=0; Path=/; HttpOnly; SameSite=lax"
+                )
+            raise HTTPException(status_code=303, detail="sign in", headers=headers)
         if p.role not in roles:
             raise FORBIDDEN
         return p
@@ -122,10 +195,29 @@ def _render(
     request: Request, name: str, principal: Principal | None, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
     csrf = session_csrf(_ctx(request).secret_key, principal)
+    t = page_translator(request)
+    calendar = page_calendar(request, t)
     resp = templates.TemplateResponse(
-        request, name, {"user": principal, "csrf": csrf, **context}, status_code=status_code
+        request,
+        name,
+        {
+            "user": principal,
+            "csrf": csrf,
+            "t": t,
+            "_": t.gettext,
+            "gettext": t.gettext,
+            "ngettext": t.ngettext,
+            "languages": [(code, lang[0]) for code, lang in LOCALES.items()],
+            "calendar": calendar,
+            "fmt_date": lambda d: t.date(d, calendar),
+            "status_label": status_labeler(t),
+            **context,
+        },
+        status_code=status_code,
     )
     resp.headers["Cache-Control"] = "no-store"
+    resp.headers["Content-Language"] = t.locale
+    resp.headers["Vary"] = "Accept-Language, Cookie"
     resp.headers.update(PAGE_SECURITY_HEADERS)
     return resp
 
@@ -183,6 +275,23 @@ async def home(request: Request) -> RedirectResponse:
     return RedirectResponse(HOME[p.role] if p else "/login", status_code=303)
 
 
+@router.post("/preferences", dependencies=[Depends(public)])
+async def preferences(
+    lang: Annotated[str, Form(max_length=10)] = "",
+    calendar: Annotated[str, Form(max_length=10)] = "",
+    next: Annotated[str, Form(max_length=500)] = "",
+) -> RedirectResponse:
+    """Remember the language or calendar chosen (a cookie; no account needed, so the
+    login page can be switched too), then show the same page again."""
+    resp = RedirectResponse(_safe_next(next) or "/", status_code=303)
+    year = 365 * 24 * 3600
+    if lang in LOCALES:
+        resp.set_cookie(LANGUAGE_COOKIE, lang, max_age=year, samesite="lax", httponly=True)
+    if calendar in CALENDARS:
+        resp.set_cookie(CALENDAR_COOKIE, calendar, max_age=year, samesite="lax", httponly=True)
+    return resp
+
+
 @router.get("/login", response_class=HTMLResponse, dependencies=[Depends(public)])
 async def login_form(request: Request, next: str | None = None) -> HTMLResponse:
     return _login_page(request, next_url=_safe_next(next) or "")
@@ -232,7 +341,7 @@ async def login(
         return _login_page(
             request,
             _safe_next(next) or "",
-            "The form expired; try again.",
+            page_translator(request).gettext("The form expired; try again."),
             username,
             status_code=403,
         )
@@ -240,10 +349,14 @@ async def login(
     # per user name in the database, one scrypt path for known and unknown names
     outcome = await password_login(request, username, password)
     if outcome.status != 200 or outcome.session is None:
+        t = page_translator(request)
         message = (
-            f"Too many attempts; wait {max(1, round(outcome.retry_after))} s."
+            t.gettext(
+                "Too many attempts; wait %(seconds)s s.",
+                seconds=t.number(max(1, round(outcome.retry_after))),
+            )
             if outcome.status == 429
-            else "Wrong username or password."
+            else t.gettext("Wrong username or password.")
         )
         return _login_page(
             request, _safe_next(next) or "", message, username, status_code=outcome.status
@@ -301,30 +414,242 @@ def _observer_view(factory: Any, user_id: int) -> dict[str, Any]:
         "hours": hours,
         "open_time": clock(open_h * 60),
         "close_time": clock(close_h * 60) if close_h < 24 else "00:00",
-        "election": election,
+        "election": (
+            {"id": election.id, "name": election.name, "date": election.date} if election else None
+        ),
     }
 
 
-@router.get("/observer", response_class=HTMLResponse)
-async def observer_page(
-    request: Request, p: Annotated[Principal, Depends(OBSERVER_PAGE)]
+OBSERVER_MESSAGES = {
+    "sent": N_("Sent. The coordinators have your report."),
+    "duplicate": N_("This report had already arrived; it is stored once."),
+}
+
+
+async def _observer_page(
+    request: Request,
+    p: Principal,
+    message: str | None = None,
+    errors: list[str] | None = None,
+    values: dict[str, Any] | None = None,
+    status_code: int = 200,
 ) -> HTMLResponse:
     view = await anyio.to_thread.run_sync(_observer_view, _ctx(request).factory, p.user_id)
+    election = view["election"]
     return _render(
         request,
         "observer.html",
         p,
-        reports_url=f"/api/elections/{view['election'].id}/reports" if view["election"] else "",
+        status_code=status_code,
+        reports_url=f"/api/elections/{election['id']}/reports" if election else "",
         evidence_url="/api/reports/{id}/evidence",
+        js_messages=page_translator(request).catalogue(script_messages("observer.js")),
+        # a fresh id per rendering: a form POSTed twice (back button, reload) is one report
+        form_id=(values or {}).get("id") or str(uuid.uuid4()),
+        outcome_rows=range(1, OUTCOME_ROWS + 1),
+        values=values or {},
+        message=message,
+        errors=errors,
+        **view,
+    )
+
+
+@router.get("/observer", response_class=HTMLResponse)
+async def observer_page(
+    request: Request, p: Annotated[Principal, Depends(OBSERVER_PAGE)], done: str | None = None
+) -> HTMLResponse:
+    msg = OBSERVER_MESSAGES.get(done or "")
+    return await _observer_page(request, p, page_translator(request).gettext(msg) if msg else None)
+
+
+def form_report(
+    t: Translator, form: dict[str, str], open_hour: int, close_hour: int
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """The JSON API body of a report typed into the plain HTML form, or the problems
+    (translated) that stop it. Counts go through core.numbers.parse_count, so digits
+    in any script are read; an unreadable count is an error, never dropped."""
+    from electwatch.web.outcomes import OutcomeError, outcome_count, outcome_name
+
+    problems: list[str] = []
+
+    def count(field: str, label: str) -> int | None:
+        raw = (form.get(field) or "").strip()
+        if not raw:
+            return None
+        try:
+            return parse_count(raw)
+        except NumberFormatError:
+            problems.append(
+                t.gettext("%(field)s: %(value)s is not a whole number", field=label, value=raw)
+            )
+            return None
+
+    station = (form.get("station") or "").strip()
+    if not station:
+        problems.append(t.gettext("choose a station"))
+    start = normalize_digits(form.get("window_start") or "").strip()
+    end = normalize_digits(form.get("window_end") or "").strip()
+    if end == "00:00":
+        end = "24:00"
+    voters = count("voters", t.gettext("Voters counted"))
+    hourly_in: list[int] = []
+    any_hourly = False
+    for h in range(open_hour, close_hour):
+        v = count(f"hour_{h}", f"{h:02d}–{h + 1:02d}")
+        any_hourly = any_hourly or v is not None
+        hourly_in.append(v or 0)
+    outcomes: dict[str, int] = {}
+    try:
+        for i in range(1, OUTCOME_ROWS + 1):
+            name = (form.get(f"outcome_name_{i}") or "").strip()
+            raw = (form.get(f"outcome_count_{i}") or "").strip()
+            if not name and not raw:
+                continue
+            if not name:
+                problems.append(t.gettext("give the name for the votes in row %(n)s", n=i))
+                continue
+            key = outcome_name(name)
+            if key in outcomes:
+                problems.append(t.gettext("%(name)s is written twice", name=name))
+                continue
+            outcomes[key] = outcome_count(key, raw or "")
+        for key in ("blank", "invalid"):
+            raw = (form.get(f"outcome_{key}") or "").strip()
+            if raw:
+                outcomes[key] = outcome_count(key, raw)
+    except OutcomeError as exc:
+        problems.append(t.gettext("votes for %(name)s are not a whole number", name=exc.name))
+    from electwatch.data.observations import parse_clock
+
+    try:
+        if parse_clock(start) >= parse_clock(end):
+            problems.append(t.gettext("make the watch end after it starts"))
+    except ValueError:
+        problems.append(t.gettext("enter the watch window"))
+    hourly = None
+    if any_hourly:
+        window: tuple[float, float] | None
+        try:
+            window = (parse_clock(start), parse_clock(end))
+        except ValueError:
+            window = None
+        if window is not None:
+            h0, h1 = window
+            inside = [
+                v
+                for h, v in zip(range(open_hour, close_hour), hourly_in, strict=True)
+                if h + 1 > h0 and h < h1
+            ]
+            outside = sum(hourly_in) - sum(inside)
+            if outside:
+                problems.append(t.gettext("leave hours outside your watch window empty"))
+            hourly = inside
+            if voters is None:
+                voters = sum(inside)
+    if voters is None and not problems:
+        problems.append(t.gettext("enter the voters counted (a whole number)"))
+    if problems:
+        return None, problems
+    body = {
+        "id": form.get("id") or str(uuid.uuid4()),
+        "station": station,
+        "window_start": start,
+        "window_end": end,
+        "voters": voters,
+        "hourly": hourly,
+        "notes": (form.get("notes") or "").strip() or None,
+        "outcomes": outcomes or None,
+    }
+    return body, []
+
+
+@router.post("/observer/report")
+async def observer_report(
+    request: Request, p: Annotated[Principal, Depends(OBSERVER_PAGE)]
+) -> Response:
+    """The report form without JavaScript: a plain POST, answered by a redirect to the
+    page (303, so a reload does not send it again; its id makes a resend harmless)."""
+    from pydantic import ValidationError
+
+    from electwatch.web.api import ReportBody, report_in
+
+    ctx = _ctx(request)
+    t = page_translator(request)
+    form = await request.form()
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    with ctx.factory() as s:
+        election_id = s.scalar(
+            select(Station.election_id)
+            .join(Assignment, Assignment.station_id == Station.id)
+            .where(Assignment.observer_id == p.user_id)
+            .order_by(Station.election_id.desc())
+            .limit(1)
+        )
+        election = s.get(Election, election_id) if election_id is not None else None
+    if election is None:
+        raise FORBIDDEN
+    body, problems = form_report(t, fields, election.open_hour, election.close_hour)
+    if body is not None:
+        try:
+            report = ReportBody.model_validate(body)
+        except ValidationError as exc:
+            problems = [str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()]
+    if problems:
+        values = {
+            **fields,
+            "hourly_open": any(k.startswith("hour_") and v for k, v in fields.items()),
+            "outcomes_open": any(k.startswith("outcome_") and v for k, v in fields.items()),
+        }
+        return await _observer_page(request, p, errors=problems, values=values, status_code=422)
+    result = await ctx.writer.submit(report_in(report, election.id, p))
+    if result.outcome not in ("created", "duplicate"):
+        values = {**fields}
+        return await _observer_page(
+            request, p, errors=[result.detail or result.outcome], values=values, status_code=422
+        )
+    photos = [f for f in form.getlist("photos") if not isinstance(f, str) and f.filename]
+    if photos and result.outcome == "created":
+        from electwatch.web.evidence import EvidenceError, store_evidence
+
+        for f in photos:
+            data = await f.read(ctx.settings.max_evidence_bytes + 1)
+            try:
+                await anyio.to_thread.run_sync(
+                    store_evidence, ctx.factory, ctx.settings, str(report.id), data, p.pseudonym
+                )
+            except EvidenceError as exc:
+                return await _observer_page(
+                    request,
+                    p,
+                    message=t.gettext("Sent. The coordinators have your report."),
+                    errors=[t.gettext("A photo was refused: %(why)s", why=str(exc))],
+                )
+    done = "sent" if result.outcome == "created" else "duplicate"
+    return RedirectResponse(f"/observer?done={done}", status_code=303)
+
+
+@router.get("/observer/tally", response_class=HTMLResponse)
+async def tally_page(
+    request: Request, p: Annotated[Principal, Depends(OBSERVER_PAGE)]
+) -> HTMLResponse:
+    """Tally mode: one big button, tapped once per voter entering (see tally.js)."""
+    view = await anyio.to_thread.run_sync(_observer_view, _ctx(request).factory, p.user_id)
+    election = view["election"]
+    return _render(
+        request,
+        "tally.html",
+        p,
+        snapshots_url=f"/api/elections/{election['id']}/snapshots" if election else "",
+        js_messages=page_translator(request).catalogue(script_messages("tally.js")),
         **view,
     )
 
 
 # --- coordinator -----------------------------------------------------------------------
 COORD_MESSAGES = {
-    "verified": "Count verified.",
-    "quarantined": "Report quarantined.",
-    "overridden": "Station count overridden.",
+    "verified": N_("Count verified."),
+    "quarantined": N_("Report quarantined."),
+    "overridden": N_("Station count overridden."),
 }
 
 
@@ -407,7 +732,9 @@ async def coordinator_page(
     election: int | None = None,
     done: str | None = None,
 ) -> HTMLResponse:
-    return await _coordinator_page(request, p, election, COORD_MESSAGES.get(done or ""))
+    msg = COORD_MESSAGES.get(done or "")
+    t = page_translator(request)
+    return await _coordinator_page(request, p, election, t.gettext(msg) if msg else None)
 
 
 def _run_action(request: Request, fn: Callable[..., Any], *args: Any) -> str | None:
@@ -418,9 +745,10 @@ def _run_action(request: Request, fn: Callable[..., Any], *args: Any) -> str | N
         try:
             fn(*args, request, s)
         except HTTPException as exc:
-            return f"Not done: {exc.detail}"
+            return page_translator(request).gettext("Not done: %(why)s", why=exc.detail)
         except ValidationError as exc:
-            return "Not done: " + "; ".join(e["msg"] for e in exc.errors())
+            why = "; ".join(e["msg"] for e in exc.errors())
+            return page_translator(request).gettext("Not done: %(why)s", why=why)
     return None
 
 
@@ -491,9 +819,11 @@ async def coordinator_override(
     from electwatch.web import api
 
     def act(request: Request, s: Any) -> None:
-        if not voters.strip().isdigit():
-            raise HTTPException(422, "the override count must be a whole number")
-        body = api.OverrideBody(voters=int(voters), reason=reason.strip())
+        try:
+            count = parse_count(voters)
+        except NumberFormatError:
+            raise HTTPException(422, "the override count must be a whole number") from None
+        body = api.OverrideBody(voters=count, reason=reason.strip())
         api.override_station(election_id, code, body, request, s, p)
 
     error = await anyio.to_thread.run_sync(_run_action, request, act)
@@ -501,46 +831,52 @@ async def coordinator_override(
 
 
 # --- analyst ---------------------------------------------------------------------------
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
-
-
-def estimate_view(est: dict[str, Any] | None, updated: Any = None) -> dict[str, Any] | None:
-    """Display fields of the core's estimate dict (turnout with CI, or voters with CI)."""
+def estimate_view(
+    est: dict[str, Any] | None, updated: Any = None, t: Translator | None = None
+) -> dict[str, Any] | None:
+    """Display fields of the live estimate (turnout with CI, or voters with CI), in
+    the reader's language and digits."""
     from datetime import UTC, datetime
 
+    t = t or translator("en")
     if est is None:
         return None
     now = updated or datetime.now(UTC)
-    base = {
+    base: dict[str, Any] = {
         "updated_iso": now.isoformat(timespec="seconds"),
-        "updated_text": now.strftime("%H:%M:%S UTC"),
+        "updated_text": t.digits(now.strftime("%H:%M:%S")) + " UTC",
         "n_observed": est.get("n_observed", 0),
         "n_stations": est.get("n_stations", 0),
-        "method": est.get("method", ""),
+        "method": est.get("method") or "",
         "excluded": est.get("excluded_conflicts", 0),
     }
     if est.get("voters") is None:
         return {
             **base,
-            "error": "No usable reports yet: the estimate appears after the first "
-            "report is received.",
+            "error": t.gettext(
+                "No usable reports yet: the estimate appears after the first report is received."
+            ),
         }
     voters = float(est["voters"])
     ci = est.get("ci95")
     turnout, tci = est.get("turnout"), est.get("turnout_ci95")
-    base["voters_text"] = f"{voters:,.0f}"
+    na = t.gettext("not available")
+    base["voters_text"] = t.number(voters)
     if ci:
-        base["voters_text"] += f" ({ci[0]:,.0f} – {ci[1]:,.0f})"
+        base["voters_text"] += f" ({t.number(ci[0])} – {t.number(ci[1])})"
     if turnout is not None:
         value, (lo, hi) = float(turnout), (tci or (None, None))
-        base["turnout_text"] = _pct(value)
-        base["ci_text"] = f"{_pct(lo)} – {_pct(hi)}" if lo is not None else "not available"
+        base["turnout_text"] = t.percent(value)
+        base["ci_text"] = (
+            f"{t.percent(lo)} – {t.percent(hi)}" if lo is not None and hi is not None else na
+        )
         scale = 100.0  # the bar spans turnout 0-100%
     else:  # no registered-voter total (e.g. no voter rolls): show voters
         value, (lo, hi) = voters, (ci or (None, None))
-        base["turnout_text"] = f"{voters:,.0f} voters"
-        base["ci_text"] = f"{lo:,.0f} – {hi:,.0f}" if lo is not None else "not available"
+        base["turnout_text"] = t.ngettext("%(num)s voter", "%(num)s voters", round(voters))
+        base["ci_text"] = (
+            f"{t.number(lo)} – {t.number(hi)}" if lo is not None and hi is not None else na
+        )
         scale = 100.0 / (max(hi or voters, voters) * 1.25 or 1.0)
     base["turnout"] = value
     lo = value if lo is None else lo
@@ -556,22 +892,48 @@ def estimate_view(est: dict[str, Any] | None, updated: Any = None) -> dict[str, 
     return base
 
 
+def shares_view(shares: dict[str, Any] | None, t: Translator) -> dict[str, Any] | None:
+    """Display rows of the live vote shares (from the library, via live_estimate)."""
+    if not shares:
+        return None
+    if shares.get("error"):
+        return {
+            "n": shares["n"],
+            "error": t.gettext(
+                "Vote shares appear once result protocols from at least 2 stations are in."
+            ),
+        }
+    reserved = {"blank": t.gettext("Blank ballots"), "invalid": t.gettext("Invalid ballots")}
+    rows = [
+        {
+            "name": r["name"],
+            "label": reserved.get(r["name"], r["name"]),
+            "share_text": t.percent(r["share"]),
+            "ci_text": f"{t.percent(max(0.0, r['ci95'][0]))} – {t.percent(min(1.0, r['ci95'][1]))}",
+        }
+        for r in shares["rows"]
+    ]
+    return {"n": shares["n"], "n_disagreeing": shares.get("n_disagreeing", 0), "rows": rows}
+
+
 def _analyst_estimate(request: Request, election_id: int | None) -> dict[str, Any]:
-    from electwatch.web.estimate import estimate_for_election
+    from electwatch.web.live_estimate import estimate_for_election
 
     ctx = _ctx(request)
+    t = page_translator(request)
     with ctx.factory() as s:
         election = _election(s, election_id)
         elections = [
             {"id": e.id, "name": e.name} for e in s.scalars(select(Election).order_by(Election.id))
         ]
         if election is None:
-            return {"est": None, "elections": elections, "election": None}
+            return {"est": None, "shares": None, "elections": elections, "election": None}
         est = estimate_for_election(
             s, election, ctx.settings.conflict_abs, ctx.settings.conflict_rel
         )
         return {
-            "est": estimate_view(est),
+            "est": estimate_view(est, t=t),
+            "shares": shares_view(est.get("shares"), t),
             "elections": elections,
             "election": {"id": election.id, "name": election.name},
         }

@@ -8,6 +8,12 @@
  * lost acknowledgement stores the report once. Photos wait in IndexedDB (blobs do
  * not fit in localStorage); they are uploaded first and referenced by SHA-256.
  *
+ * The form also works without this script (a plain POST to /observer/report): this
+ * is a progressive enhancement. The outbox key holds no pseudonym (a seized phone's
+ * storage does not name its observer) and the outbox is cleared at sign-out.
+ * Messages come translated from the page (#i18n-messages, a JSON catalogue); digits
+ * typed in Persian or Arabic-Indic script are read as numbers.
+ *
  * No inline script, no eval: works under a strict Content-Security-Policy.
  */
 (function () {
@@ -17,9 +23,34 @@
   if (!form) return;
 
   var cfg = form.dataset;
-  var user = cfg.user || "anon";
-  var OUTBOX = "electwatch:outbox:" + user;
-  var DRAFT = "electwatch:draft:" + user;
+  var OUTBOX = "electwatch:outbox";
+  var DRAFT = "electwatch:draft";
+  var CATALOGUE = {};
+  try {
+    CATALOGUE = JSON.parse(document.getElementById("i18n-messages").textContent) || {};
+  } catch (e) { CATALOGUE = {}; }
+  /* the translation of an English message id, with %(name)s values filled in */
+  function t(msg, values) {
+    var text = CATALOGUE[msg] || msg;
+    return text.replace(/%\((\w+)\)s/g, function (_, k) {
+      return values && values[k] !== undefined ? String(values[k]) : "";
+    });
+  }
+  var LOCAL_DIGITS = document.documentElement.lang === "fa";
+  function showDigits(text) {
+    text = String(text);
+    if (!LOCAL_DIGITS) return text;
+    return text.replace(/[0-9]/g, function (d) { return "۰۱۲۳۴۵۶۷۸۹"[Number(d)]; });
+  }
+  /* Persian (U+06F0-06F9) and Arabic-Indic (U+0660-0669) digits to ASCII; the server
+   * reads them the same way (core.numbers), this only lets the outbox check them */
+  function asciiDigits(text) {
+    return String(text).replace(/[\u06F0-\u06F9]/g, function (c) {
+      return String(c.charCodeAt(0) - 0x06F0);
+    }).replace(/[\u0660-\u0669]/g, function (c) {
+      return String(c.charCodeAt(0) - 0x0660);
+    }).replace(/[\u066C,\u060C\s]/g, "");
+  }
   var RETRY_MS = parseInt(cfg.retryMs || "10000", 10);
   var statusEl = document.getElementById("report-status");
   var outboxEl = document.getElementById("outbox");
@@ -78,7 +109,10 @@
   }
 
   function describe(r) {
-    return r.station + " · " + r.window_start + "–" + r.window_end + " · " + r.voters + " voters";
+    return t("%(station)s · %(start)s–%(end)s · %(voters)s voters", {
+      station: r.station, start: showDigits(r.window_start), end: showDigits(r.window_end),
+      voters: showDigits(r.voters)
+    });
   }
 
   function renderOutbox(items) {
@@ -91,15 +125,17 @@
       text.textContent = describe(it.report) + " ";
       var pill = document.createElement("span");
       pill.className = "pill " + (it.error ? "quarantined" : "pending");
-      pill.textContent = it.error ? "rejected: " + it.error : "waiting to send";
+      pill.textContent = it.error ? t("rejected: %(why)s", { why: it.error })
+        : t("waiting to send");
       li.appendChild(text);
       li.appendChild(pill);
       if (it.error) {
         var drop = document.createElement("button");
         drop.type = "button";
         drop.className = "link";
-        drop.textContent = "discard";
-        drop.setAttribute("aria-label", "Discard rejected report " + describe(it.report));
+        drop.textContent = t("discard");
+        drop.setAttribute("aria-label", t("Discard rejected report %(report)s",
+          { report: describe(it.report) }));
         drop.addEventListener("click", function () {
           removeItem(it.report.id);
           deletePhotos(it.report.id);
@@ -109,7 +145,7 @@
       }
       outboxList.appendChild(li);
     });
-    outboxCount.textContent = String(items.length);
+    outboxCount.textContent = showDigits(items.length);
     outboxEl.hidden = items.length === 0;
   }
 
@@ -151,7 +187,11 @@
   }
 
   /* ---- the half-typed form survives a reload --------------------------------- */
-  var DRAFT_FIELDS = ["station", "window_start", "window_end", "voters", "notes"];
+  var DRAFT_FIELDS = ["station", "window_start", "window_end", "voters", "notes",
+    "outcome_blank", "outcome_invalid"];
+  for (var row = 1; form.elements["outcome_name_" + row]; row++) {
+    DRAFT_FIELDS.push("outcome_name_" + row, "outcome_count_" + row);
+  }
   function saveDraft() {
     var d = {};
     DRAFT_FIELDS.forEach(function (n) { d[n] = form.elements[n].value; });
@@ -182,57 +222,76 @@
     var start = form.elements.window_start.value;
     var end = form.elements.window_end.value === "00:00" ? "24:00" : form.elements.window_end.value;
     var h0 = hours(start), h1 = hours(end);
-    var voters = form.elements.voters.value.trim();
+    var voters = asciiDigits(form.elements.voters.value.trim());
     /* hourly counts: the polling hours that overlap the watch window */
     var inWindow = [], outside = false;
     hourInputs().forEach(function (inp) {
-      var h = Number(inp.dataset.hour), v = inp.value.trim();
+      var h = Number(inp.dataset.hour), v = asciiDigits(inp.value.trim());
       if (h + 1 > h0 && h < h1) inWindow.push(v);
       else if (v !== "" && Number(v) !== 0) outside = true;
     });
     var anyHourly = inWindow.some(function (v) { return v !== ""; });
-    var hourly = anyHourly ? inWindow.map(function (v) { return v === "" ? 0 : Number(v); })
-      : null;
-    if (voters === "" && hourly) {
-      voters = String(hourly.reduce(function (s, v) { return s + v; }, 0));
+    var hourly = anyHourly ? inWindow.map(function (v) {
+      return v === "" ? 0 : (/^\d+$/.test(v) ? Number(v) : NaN);
+    }) : null;
+    /* result protocol: named rows plus blank and invalid (sent as digits; the server
+     * normalizes names and reads counts with the shared parser) */
+    var outcomes = {}, anyOutcome = false, badOutcome = false;
+    function addOutcome(name, raw, fixed) {
+      raw = asciiDigits(raw.trim());
+      if (!raw && (fixed || !name)) return; /* nothing given */
+      if (!name || !/^\d+$/.test(raw)) { badOutcome = true; return; }
+      outcomes[name] = Number(raw);
+      anyOutcome = true;
     }
+    for (var i = 1; form.elements["outcome_name_" + i]; i++) {
+      addOutcome(form.elements["outcome_name_" + i].value.trim(),
+        form.elements["outcome_count_" + i].value, false);
+    }
+    ["blank", "invalid"].forEach(function (key) {
+      var el = form.elements["outcome_" + key];
+      if (el) addOutcome(key, el.value, true);
+    });
     return {
       report: {
         id: uuid4(),
         station: form.elements.station.value,
         window_start: start,
         window_end: end,
-        voters: voters === "" ? null : Number(voters),
+        voters: voters === "" ? null : (/^\d+$/.test(voters) ? Number(voters) : NaN),
         hourly: hourly,
         notes: form.elements.notes.value.trim() || null,
+        outcomes: anyOutcome ? outcomes : null,
         client_time: new Date().toISOString()
       },
-      hourlyOutside: outside
+      hourlyOutside: outside,
+      badOutcome: badOutcome
     };
   }
   function problems(c) {
     var r = c.report, p = [];
-    if (!r.station) p.push("choose a station");
+    if (!r.station) p.push(t("choose a station"));
     if (!/^\d\d:\d\d$/.test(r.window_start) || !/^\d\d:\d\d$/.test(r.window_end)) {
-      p.push("enter the watch window");
+      p.push(t("enter the watch window"));
     } else if (r.window_end <= r.window_start) {
-      p.push("make the watch end after it starts");
+      p.push(t("make the watch end after it starts"));
     }
     if (r.voters === null || !Number.isInteger(r.voters) || r.voters < 0) {
-      p.push("enter the voters counted (a whole number)");
+      p.push(t("enter the voters counted (a whole number)"));
     }
     if (r.hourly) {
       if (r.hourly.some(function (v) { return !Number.isInteger(v) || v < 0; })) {
-        p.push("use whole numbers for the hourly counts");
+        p.push(t("use whole numbers for the hourly counts"));
       } else {
         var sum = r.hourly.reduce(function (s, v) { return s + v; }, 0);
         if (r.voters !== null && sum !== r.voters) {
-          p.push("make the hourly counts add up to the voters counted (" + sum + " ≠ " +
-            r.voters + ")");
+          p.push(t("make the hourly counts add up to the voters counted (%(sum)s ≠ %(voters)s)",
+            { sum: showDigits(sum), voters: showDigits(r.voters) }));
         }
       }
     }
-    if (c.hourlyOutside) p.push("leave hours outside your watch window empty");
+    if (c.hourlyOutside) p.push(t("leave hours outside your watch window empty"));
+    if (c.badOutcome) p.push(t("give a name and a whole number for each result row"));
     return p;
   }
 
@@ -244,8 +303,8 @@
     return resp.json().then(function (b) {
       var d = b && b.detail;
       if (Array.isArray(d)) d = d.map(function (x) { return x.msg || String(x); }).join("; ");
-      return d ? String(d) : "HTTP " + resp.status;
-    }, function () { return "HTTP " + resp.status; });
+      return d ? String(d) : t("HTTP %(status)s", { status: resp.status });
+    }, function () { return t("HTTP %(status)s", { status: resp.status }); });
   }
 
   function post(url, body, isJson) {
@@ -308,7 +367,7 @@
     li.textContent = describe(r) + " ";
     var pill = document.createElement("span");
     pill.className = "pill verified";
-    pill.textContent = "received" + (stored && stored.status ? " (" + stored.status + ")" : "");
+    pill.textContent = t("received");
     li.appendChild(pill);
     sentList.insertBefore(li, sentList.firstChild);
     document.getElementById("sent").hidden = false;
@@ -331,18 +390,19 @@
     }, Promise.resolve()).then(function () {
       flushing = false;
       var left = loadOutbox();
-      if (sent && !left.length) say("ok", "Sent. The coordinators have your report.");
+      if (sent && !left.length) say("ok", t("Sent. The coordinators have your report."));
       else if (left.some(function (it) { return it.error; })) {
-        say("bad", "A report was refused by the server; see the list below.");
+        say("bad", t("A report was refused by the server; see the list below."));
       }
     }, function (err) {
       flushing = false;
       if (err instanceof SignedOut) {
-        say("bad", "Your session has ended. Sign in again on this phone: the report waits here " +
-          "and is sent after you sign in.");
+        say("bad", t("Your session has ended. Sign in again on this phone: the report waits " +
+          "here and is sent after you sign in."));
         return;
       }
-      say("warn", "Saved on this phone; it will be sent automatically when the connection is back.");
+      say("warn", t("Saved on this phone; it will be sent automatically when the connection " +
+        "is back."));
     });
   }
 
@@ -353,7 +413,7 @@
     var report = c.report;
     var p = problems(c);
     if (p.length) {
-      say("bad", "Please " + p.join(", ") + ".");
+      say("bad", t("Please %(problems)s.", { problems: p.join(LOCAL_DIGITS ? "، " : ", ") }));
       return;
     }
     var files = Array.prototype.slice.call(form.elements.photos.files || []);
@@ -362,24 +422,41 @@
     items.push(item);
     saveOutbox(items); /* the draft is safe from here on */
     putPhotos(report.id, files).catch(function () {
-      say("warn", "Photos could not be kept on this phone; the count is kept.");
+      say("warn", t("Photos could not be kept on this phone; the count is kept."));
     }).then(function () {
       form.reset();
       localStorage.removeItem(DRAFT);
       if (navigator.onLine) {
-        say("warn", "Sending…");
+        say("warn", t("Sending…"));
         flush();
       } else {
-        say("warn", "You are offline. The report is saved on this phone and will be sent " +
-          "automatically when the connection is back.");
+        say("warn", t("You are offline. The report is saved on this phone and will be sent " +
+          "automatically when the connection is back."));
       }
     });
   });
 
   window.addEventListener("online", function () { flush(); });
   window.addEventListener("offline", function () {
-    if (loadOutbox().length) say("warn", "Offline: reports wait on this phone.");
+    if (loadOutbox().length) say("warn", t("Offline: reports wait on this phone."));
   });
+
+  /* Sign-out empties this phone's outbox, draft and waiting photos: a phone taken
+   * from an observer keeps nothing. Unsent reports are lost, so ask first. */
+  var logout = document.getElementById("logout-form");
+  if (logout) {
+    logout.addEventListener("submit", function (ev) {
+      var waiting = loadOutbox().filter(function (it) { return !it.error; }).length;
+      if (waiting && !window.confirm(t("%(n)s report(s) not sent yet will be deleted from " +
+          "this phone. Sign out anyway?", { n: showDigits(waiting) }))) {
+        ev.preventDefault();
+        return;
+      }
+      localStorage.removeItem(OUTBOX);
+      localStorage.removeItem(DRAFT);
+      try { indexedDB.deleteDatabase("electwatch-evidence"); } catch (e) { /* none */ }
+    });
+  }
   window.setInterval(flush, RETRY_MS);
 
   restoreDraft();
