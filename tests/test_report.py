@@ -14,10 +14,11 @@ import pytest
 from markupsafe import escape as html_escape
 from typer.testing import CliRunner
 
+from electwatch.core.formatting import percent as pct
 from electwatch.reports import build_report
 from electwatch.reports import figures as figs
 from electwatch.reports.builder import sha256_file
-from electwatch.reports.tables import TableWriter, pct
+from electwatch.reports.tables import TableWriter
 from electwatch.simulate import (
     ElectionParameters,
     FraudParameters,
@@ -318,7 +319,7 @@ def test_report_of_real_2012_file(president_2012_path):
     details = json.loads((out.out_dir / "report.json").read_text(encoding="utf-8"))
     sections = {d["id"]: d for d in details["section_details"]}
     assert list(sections) == [
-        "summary", "warnings", "turnout", "forensics", "fingerprint", "distributions",
+        "findings", "summary", "warnings", "turnout", "forensics", "fingerprint", "distributions",
         "digits", "blank_invalid", "methods", "reproducibility",
     ]  # fmt: skip
     # results only: the turnout section stays, saying why it is empty; the rest is filled

@@ -23,6 +23,7 @@ from typing import Any
 from scipy import stats
 
 from electwatch.claims.model import RELATIONS, Claim, ClaimError, StatedNumber, evaluate
+from electwatch.core import formatting
 from electwatch.turnout.estimate import Estimate
 
 STATUSES = ("ok", "mismatch", "consistent", "conflict", "unverifiable")
@@ -429,11 +430,7 @@ def check_ledger(
 
 
 def _fmt(x: float, c: Claim | None = None) -> str:
-    if c is not None and c.stated.percent:
-        return f"{x * 100:.4g}%"
-    if x != 0 and abs(x) >= 1e5:
-        return f"{x:,.0f}"
-    return f"{x:.6g}"
+    return formatting.stated(x, c is not None and c.stated.percent)
 
 
 def claims_table_rows(report: LedgerReport) -> Sequence[tuple[str, ...]]:

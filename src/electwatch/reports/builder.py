@@ -15,7 +15,7 @@ import json
 import platform
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -24,9 +24,13 @@ import numpy as np
 import polars as pl
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+import electwatch.reports.figures as figs
 from electwatch import __version__
+from electwatch.core.formatting import percent as pct
+from electwatch.core.formatting import value as fmt_value
 from electwatch.data import ElectionResults, load_results
-from electwatch.reports import figures as figs
+from electwatch.reports.context import ReportContext
+from electwatch.reports.counts import ANALYSED, MIN_VOTERS, analysed_mask, report_counts
 from electwatch.reports.methods import METHODS, REFERENCES
 from electwatch.reports.model import (
     Callout,
@@ -36,18 +40,16 @@ from electwatch.reports.model import (
     Section,
     no_progress,
 )
+from electwatch.reports.sections_findings import section_findings, write_results_json
 from electwatch.reports.sections_forensics import (
     fingerprint_from_battery,
+    run_forensics,
     section_battery,
     section_blank_invalid,
     section_digits,
 )
 from electwatch.reports.sections_turnout import section_turnout
-from electwatch.reports.tables import TableWriter, fmt_value, pct
-
-#: stations with fewer registered voters are left out of the histograms and the
-#: fingerprint (Klimek et al. 2012; Kobak et al. 2016): they take few distinct values
-MIN_VOTERS = 100
+from electwatch.reports.tables import Formatter, TableWriter
 
 
 def sha256_file(path: str | Path) -> str:
@@ -61,25 +63,6 @@ def sha256_file(path: str | Path) -> str:
 def input_file(role: str, path: str | Path) -> InputFile:
     p = Path(path)
     return InputFile(role=role, path=str(p), sha256=sha256_file(p), size=p.stat().st_size)
-
-
-@dataclass
-class ReportContext:
-    """Everything a section builder needs: inputs, writers, options."""
-
-    out_dir: Path
-    figures: figs.FigureWriter
-    tables: TableWriter
-    results: ElectionResults | None
-    observations: Any  # electwatch.turnout.Observations
-    claims: Any  # electwatch.claims.Ledger
-    seed: int
-    official_turnout: float | None
-    extras: dict[str, Any] = field(default_factory=dict)
-    #: progress within the running step: ``step_progress(detail, fraction_of_step)``
-    step_progress: ProgressCallback = no_progress
-    #: keyword arguments for :func:`electwatch.forensics.run_battery` (n_bootstrap, n_mc...)
-    forensics_options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -128,12 +111,14 @@ def section_summary(ctx: ReportContext) -> list[Section]:
                 f"simulator ({r.source.note or 'simulated'}).",
             )
         )
+    counts = report_counts(r, run_forensics(ctx))
+    ctx.extras["counts"] = counts
     sec.items += [
         ("election", s.election),
         ("contest", f"{s.contest} (round {s.round})"),
         ("source", r.source.path),
         ("column mapping", r.source.mapping or "—"),
-        ("stations", f"{s.stations:,}"),
+        ("stations", f"{counts.stations:,}"),
         ("stations abroad", f"{s.stations_abroad:,}"),
         ("stations with a register", f"{s.stations_with_register:,}"),
         ("registered voters", fmt_value(s.registered)),
@@ -145,8 +130,10 @@ def section_summary(ctx: ReportContext) -> list[Section]:
         ("turnout (cast / registered)", pct(s.turnout)),
         ("leader", s.winner or "—"),
     ]
-    for level, k in s.area_counts.items():
+    for level, k in counts.areas.items():
         sec.items.append((f"areas: {level}", f"{k:,}"))
+    for level, k in counts.flagged.items():
+        sec.items.append((f"flagged areas: {level}", f"{k:,} of {counts.areas[level]:,}"))
     cand = (
         pl.DataFrame(
             {
@@ -179,7 +166,7 @@ def section_summary(ctx: ReportContext) -> list[Section]:
             )
             .sort("cast", descending=True)
         )
-        f = {"turnout": pct, "leader_share": pct, "invalid_share": pct}
+        f: dict[str, Formatter] = {"turnout": pct, "leader_share": pct, "invalid_share": pct}
         sec.tables.append(
             ctx.tables.save(
                 area,
@@ -224,8 +211,7 @@ def section_histograms(ctx: ReportContext) -> Section:
     if r is None:
         sec.omitted = "no results file was given (--results)"
         return sec
-    reg = r.registered
-    keep = reg >= MIN_VOTERS
+    keep = analysed_mask(r, ctx.extras.get("forensics"))
     n_keep = int(keep.sum())
     if n_keep == 0:
         sec.omitted = (
@@ -242,7 +228,7 @@ def section_histograms(ctx: ReportContext) -> Section:
                 fig,
                 "turnout_hist",
                 "Turnout by station",
-                f"{n_keep:,} stations with at least {MIN_VOTERS} registered voters, in 0.1-point "
+                f"{n_keep:,} stations ({ANALYSED}), in 0.1-point "
                 "bins; bins on whole percents in vermillion (tap or hover a bar for its count). "
                 "Spikes at whole (and round) percents are what falsified protocols leave.",
                 tips,
@@ -250,6 +236,8 @@ def section_histograms(ctx: ReportContext) -> Section:
         )
     share = _leader_share(r)
     keep_s = (r.cast >= MIN_VOTERS) if r.has_registers is False else keep
+    if not r.has_registers:
+        n_keep = int(keep_s.sum())
     if r.winner and int(keep_s.sum()):
         fig, tips = figs.integer_percent_histogram(
             share[keep_s] * 100,
@@ -288,7 +276,7 @@ def section_fingerprint(ctx: ReportContext) -> Section:
         counts, xe, ye, model, n = from_battery
         share_of = "valid votes"
     else:
-        keep = r.registered >= MIN_VOTERS
+        keep = analysed_mask(r)
         n = int(keep.sum())
         counts, xe, ye = figs.fingerprint_counts(r.turnout()[keep], _leader_share(r)[keep])
         share_of = "ballots cast"
@@ -308,7 +296,7 @@ def section_fingerprint(ctx: ReportContext) -> Section:
             fig,
             "fingerprint",
             "Election fingerprint",
-            f"Stations ({n:,} with at least {MIN_VOTERS} registered voters) counted in 1% × 1% "
+            f"Stations ({n:,}: {ANALYSED}) counted in 1% × 1% "
             f"cells of turnout and the leader's share of {share_of}; log colour scale. A fair "
             "election is one compact blob; a streak towards the top-right corner (100% "
             "turnout, 100% for the leader) is the pattern ballot stuffing produces."
@@ -465,6 +453,9 @@ def build_report(
         timings[step.id] = time.perf_counter() - t0
     bar.step(len(steps), "Writing the report")
     t0 = time.perf_counter()
+    # findings first: computed from the results.json written beside the report
+    sections.insert(0, *_guard(_Step("findings", "Findings", 0.0, section_findings), ctx))
+    write_results_json(ctx)
     generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
     sections.append(section_methods(sections))
     sections.append(section_reproducibility(ctx, list(inputs), command_line, generated))

@@ -9,16 +9,16 @@ estimators; Rao & Wu 1988 rescaled bootstrap) and :mod:`electwatch.claims`.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
 
-from electwatch.reports import figures as figs
+import electwatch.reports.figures as figs
+from electwatch.core import formatting as fmt
+from electwatch.core.formatting import percent as pct
+from electwatch.core.formatting import value as fmt_value
+from electwatch.reports.context import ReportContext
 from electwatch.reports.model import Callout, Section
-from electwatch.reports.tables import fmt_value, pct
-
-if TYPE_CHECKING:
-    from electwatch.reports.builder import ReportContext
 
 #: bootstrap resamples of the turnout interval (the CLI's `estimate` default is 2000)
 N_RESAMPLES = 2000
@@ -26,9 +26,7 @@ _BAD = ("mismatch", "conflict")
 
 
 def _value(est: Any, v: float | None) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "—"
-    return pct(v) if est.quantity == "turnout" else f"{v:,.0f}"
+    return fmt.quantity_value(est.quantity, v)
 
 
 def estimates_frame(estimates: dict[str, Any]) -> pl.DataFrame:

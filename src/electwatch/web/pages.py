@@ -32,6 +32,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
+from electwatch.core import formatting
 from electwatch.storage.models import Area, Assignment, Credential, Election, Station, User
 from electwatch.storage.service import clock
 from electwatch.web.auth import (
@@ -548,7 +549,7 @@ async def coordinator_override(
 
 # --- analyst ---------------------------------------------------------------------------
 def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
+    return formatting.percent(x, 1)
 
 
 def estimate_view(est: dict[str, Any] | None, updated: Any = None) -> dict[str, Any] | None:
