@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from electwatch.reports.findings import findings, flagged_areas, test_kinds
+from electwatch.reports.findings import findings, flagged_areas, kinds_of_tests
 from report_fixtures import real_2012_output
 
 pytestmark = pytest.mark.realdata
@@ -32,7 +32,7 @@ def test_every_count_in_the_2012_report_equals_results_json(president_2012_path)
         # areas: every area of the level has at least the consistency check row
         assert counts["areas"][level] == len({r["area"] for r in rows if r["level"] == level})
     flagged = flagged_areas(
-        [(r["test"], r["level"], r["area"], r["flagged"]) for r in rows], test_kinds(data)
+        [(r["test"], r["level"], r["area"], r["flagged"]) for r in rows], kinds_of_tests(data)
     )
     assert counts["flagged_areas"] == {lv: len(flagged.get(lv, ())) for lv in counts["areas"]}
     # ... and the report shows exactly those numbers

@@ -194,6 +194,7 @@ def test_areas_are_counted_by_their_path_from_the_top_level():
     frame = pl.DataFrame(
         {
             "station_id": ["1", "2", "3", "4"],
+            "abroad": [False] * 4,
             "region": ["R1", "R1", "R2", "R2"],
             "district": ["Central", "East", "Central", "Central"],
             "registered": [1000, 1000, 50, 1000],

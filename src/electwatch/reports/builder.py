@@ -31,6 +31,7 @@ from electwatch.core.formatting import value as fmt_value
 from electwatch.data import ElectionResults, load_results
 from electwatch.reports.context import ReportContext
 from electwatch.reports.counts import ANALYSED, MIN_VOTERS, analysed_mask, report_counts
+from electwatch.reports.drilldown import area_anchor, area_sections, section_drilldown
 from electwatch.reports.methods import METHODS, REFERENCES
 from electwatch.reports.model import (
     Callout,
@@ -250,7 +251,8 @@ def section_histograms(ctx: ReportContext) -> Section:
                 fig,
                 "share_hist",
                 "Leader's share by station",
-                f"Share of ballots cast for the leader, {r.winner}, same stations and bins as "
+                f"Share of ballots cast for the leader, {r.winner}, at the same "
+                f"{int(keep_s.sum()):,} stations ({ANALYSED}) and in the same bins as "
                 "above; whole-percent bins in vermillion.",
                 tips,
             )
@@ -393,6 +395,8 @@ def default_steps() -> list[_Step]:
         _Step("summary", "Data summary", 1.0, section_summary),
         _Step("turnout", "Turnout estimate vs. claims", 2.0, section_turnout),
         _Step("forensics", "Forensics battery", 12.0, section_battery),
+        _Step("drilldown", "Areas: drill-down", 0.5, section_drilldown),
+        _Step("areas", "Selected areas", 0.2, area_sections),
         _Step("fingerprint", "Election fingerprint", 1.5, section_fingerprint),
         _Step("distributions", "Turnout and vote-share distributions", 2.5, section_histograms),
         _Step("digits", "Digit tests", 1.0, section_digits),
@@ -536,6 +540,7 @@ def render_html(
             if k not in used:
                 used.append(k)
     refs = [REFERENCES[k] for k in used]
+    env.globals["area_anchor"] = area_anchor
     return env.get_template("report.html.j2").render(
         title=title,
         subtitle=subtitle,

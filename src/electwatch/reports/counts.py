@@ -95,9 +95,9 @@ def report_counts(results: ElectionResults, forensics: Any = None) -> ReportCoun
     areas = {level: len(set(area_keys(results, level).tolist())) for level in results.area_levels}
     flagged: dict[str, int] = {}
     if forensics is not None:
-        from electwatch.reports.findings import flagged_areas, test_kinds
+        from electwatch.reports.findings import flagged_areas, kinds_of_tests
 
-        kinds = test_kinds({"battery": _battery(forensics)})
+        kinds = kinds_of_tests({"battery": _battery(forensics)})
         by_level = flagged_areas(
             [(r.test, r.level, r.area, r.flagged) for r in forensics.results], kinds
         )

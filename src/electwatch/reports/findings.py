@@ -167,7 +167,7 @@ class Finding:
         }
 
 
-def test_kinds(data: Mapping[str, Any]) -> dict[str, str]:
+def kinds_of_tests(data: Mapping[str, Any]) -> dict[str, str]:
     """test name -> kind (calibrated, descriptive, estimate, check)."""
     kinds = {t: "calibrated" for t in CALIBRATED_TESTS}
     for entry in data.get("battery") or []:
@@ -289,7 +289,7 @@ def _headline(family: str, ev: list[Evidence], data: Mapping[str, Any]) -> tuple
 def findings(data: Mapping[str, Any], max_findings: int = MAX_FINDINGS) -> list[Finding]:
     """At most ``max_findings`` findings from ``results.json`` content (see the module
     docstring for the rules). Deterministic: same results, same findings."""
-    kinds = test_kinds(data)
+    kinds = kinds_of_tests(data)
     rows = data.get("results") or []
     national = [r for r in rows if r.get("level") == NATIONAL]
     out: list[Finding] = []
@@ -383,7 +383,7 @@ def flagged_areas(
     """level -> areas with at least one flagged calibrated test, from ``(test, level,
     area, flagged)`` rows (the count the summary, the drill-down and the area finding
     share)."""
-    kinds = kinds if kinds is not None else test_kinds({})
+    kinds = kinds if kinds is not None else kinds_of_tests({})
     out: dict[str, set[str]] = {}
     for test, level, area, flagged in rows:
         if flagged and level != NATIONAL and kinds.get(test) == "calibrated":

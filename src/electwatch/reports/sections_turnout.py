@@ -74,6 +74,35 @@ def _claim_points(ledger: Any, quantity: str) -> list[figs.IntervalPoint]:
     return pts
 
 
+def _scoped_claims(ctx: ReportContext, sec: Section) -> Any:
+    """The claims about this report's election, round and whole area (the others are
+    named in a note, never plotted: a claim about another election is not evidence
+    about this one)."""
+    if ctx.claims is None or not hasattr(ctx.claims, "claims"):
+        return None
+    r = ctx.results
+    if r is None:
+        return ctx.claims
+    from electwatch.claims.ledger import Ledger, claim_scope
+
+    mine, other = {}, {}
+    for c in ctx.claims:
+        ok, why = claim_scope(c, r.election.name, r.contest.round)
+        (mine if ok else other)[c.id] = c if ok else why
+    if other:
+        sec.callouts.append(
+            Callout(
+                "info",
+                f"{len(other)} of {len(ctx.claims)} claims are not about this election "
+                f"({r.election.name}) and are left out: "
+                + "; ".join(f"{k} {why}" for k, why in list(other.items())[:5])
+                + (" ..." if len(other) > 5 else "")
+                + '. Give a claim election = "..." (and area, round) to place it.',
+            )
+        )
+    return Ledger({k: c for k, c in mine.items() if not c.area}, ctx.claims.file)
+
+
 def section_turnout(ctx: ReportContext) -> Section:
     sec = Section("turnout", "Turnout estimate vs. claims", references=["cochran1977", "rao1988"])
     if ctx.observations is None and ctx.claims is None:
@@ -141,8 +170,9 @@ def section_turnout(ctx: ReportContext) -> Section:
                 note="ballots cast / registered",
             )
         )
-    if ctx.claims is not None:
-        points += _claim_points(ctx.claims, "turnout")
+    claims = _scoped_claims(ctx, sec)
+    if claims is not None:
+        points += _claim_points(claims, "turnout")
     if estimates:
         sec.paragraphs.append(
             f"Observers counted voters at {main.n:,} of {main.total_stations:,} stations. "
@@ -203,14 +233,23 @@ def section_turnout(ctx: ReportContext) -> Section:
         ctx.extras["reconciliation_json"] = rec.to_dict()
     if ctx.claims is not None:
         from electwatch.claims import ClaimError
+        from electwatch.claims.ledger import check_against_results
 
-        try:
-            report = check_ledger(ctx.claims, estimates=estimates or None, official=official)
-        except ClaimError as exc:
-            sec.callouts.append(
-                Callout("warning", f"Claims were checked for their own arithmetic only: {exc}")
-            )
-            report = check_ledger(ctx.claims)
+        # claims are held against the report's main estimate only (one row per claim,
+        # not one per estimator), and against their own area's official figures
+        main_only = {main.method: main} if main is not None else None
+        scoped = None
+        if r is not None:
+            scoped = check_against_results(ctx.claims, r, estimates=main_only)
+            report = scoped.report
+        else:
+            try:
+                report = check_ledger(ctx.claims, estimates=main_only)
+            except ClaimError as exc:
+                sec.callouts.append(
+                    Callout("warning", f"Claims were checked for their own arithmetic only: {exc}")
+                )
+                report = check_ledger(ctx.claims)
         rows = claims_table_rows(report)
         cols = ["claim", "check", "status", "stated", "reference", "against", "detail"]
         frame = (
@@ -238,5 +277,5 @@ def section_turnout(ctx: ReportContext) -> Section:
                 max_rows=60,
             )
         )
-        ctx.extras["claims_json"] = report.to_dict()
+        ctx.extras["claims_json"] = scoped.to_dict() if scoped is not None else report.to_dict()
     return sec
