@@ -292,9 +292,7 @@ def test_demo_turnout_and_claims_section():
     )
     # 55.7% against 55.73%: within the claim's stated precision (+/-0.05 points)
     assert official["status"].to_list() == ["consistent within rounding"]
-    by_claim = {
-        (c, k): st for c, k, st in checks.select("claim", "check", "status").iter_rows()
-    }
+    by_claim = {(c, k): st for c, k, st in checks.select("claim", "check", "status").iter_rows()}
     # "about 56%" (+/-0.5 points) holds; "came 2nd" holds; the region's invalid ballots
     # are checked against that region's own total, not the whole election's
     assert by_claim[("newspaper-turnout", "vs_official")] == "consistent within rounding"

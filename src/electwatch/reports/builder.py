@@ -32,6 +32,7 @@ from electwatch.data import ElectionResults, load_results
 from electwatch.reports.context import ReportContext
 from electwatch.reports.counts import ANALYSED, MIN_VOTERS, analysed_mask, report_counts
 from electwatch.reports.drilldown import area_anchor, area_sections, section_drilldown
+from electwatch.reports.maps import load_shapes, section_map
 from electwatch.reports.methods import METHODS, REFERENCES
 from electwatch.reports.model import (
     Callout,
@@ -396,6 +397,7 @@ def default_steps() -> list[_Step]:
         _Step("turnout", "Turnout estimate vs. claims", 2.0, section_turnout),
         _Step("forensics", "Forensics battery", 12.0, section_battery),
         _Step("drilldown", "Areas: drill-down", 0.5, section_drilldown),
+        _Step("map", "Maps", 0.5, section_map),
         _Step("areas", "Selected areas", 0.2, area_sections),
         _Step("fingerprint", "Election fingerprint", 1.5, section_fingerprint),
         _Step("distributions", "Turnout and vote-share distributions", 2.5, section_histograms),
@@ -419,8 +421,13 @@ def build_report(
     extras: dict[str, Any] | None = None,
     forensics_options: dict[str, Any] | None = None,
     figure_formats: tuple[str, ...] = ("png", "svg"),
+    options: dict[str, Any] | None = None,
 ) -> ReportOutput:
     """Write ``report.html`` (self-contained), ``report.json``, figures/ and tables/.
+
+    ``options``: ``areas`` (names given a section each), ``geo`` and ``geo_key`` (a
+    GeoJSON file and the property naming the top-level areas, for the maps),
+    ``compare`` (another election's results for the comparison section).
 
     ``progress(step, fraction)`` is called as the work advances (fraction of the whole
     report in [0, 1]). ``forensics_options`` go to
@@ -442,7 +449,10 @@ def build_report(
         official_turnout=official_turnout,
         extras=dict(extras or {}),
         forensics_options=dict(forensics_options or {}),
+        options=dict(options or {}),
     )
+    if ctx.options.get("geo"):
+        load_shapes(ctx.options["geo"], str(ctx.options.get("geo_key") or "name"))  # fail early
     steps = default_steps()
     bar = _Progress(callback, [s.weight for s in steps] + [0.5])
     sections: list[Section] = []

@@ -180,6 +180,9 @@ def section_drilldown(ctx: ReportContext) -> Section:
     totals = area_totals(r, level)
     tests, best = _calibrated_rows(rep, level)
     ctx.extras["area_totals"] = totals
+    ctx.extras["area_flags"] = {
+        n: sum(bool(x.flagged) for x in best.get(n, {}).values()) for n in totals.names
+    }
     sec.paragraphs.append(
         f"Every {level} with its totals and the evidence of each calibrated test (statistic, "
         "with the p-value adjusted across the areas; red cells deviate). Click a column to "
