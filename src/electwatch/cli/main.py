@@ -187,7 +187,7 @@ def _register_plugins() -> None:
     """Commands that live beside their capability's CLI module."""
     import importlib
 
-    for name in ("forensics", "estimate", "claims", "report", "serve"):
+    for name in ("forensics", "estimate", "claims", "report", "compare", "serve"):
         try:
             module = importlib.import_module(f"electwatch.cli.{name}")
         except ModuleNotFoundError as exc:

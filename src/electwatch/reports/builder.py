@@ -29,6 +29,7 @@ from electwatch import __version__
 from electwatch.core.formatting import percent as pct
 from electwatch.core.formatting import value as fmt_value
 from electwatch.data import ElectionResults, load_results
+from electwatch.reports.compare import section_compare
 from electwatch.reports.context import ReportContext
 from electwatch.reports.counts import ANALYSED, MIN_VOTERS, analysed_mask, report_counts
 from electwatch.reports.drilldown import area_anchor, area_sections, section_drilldown
@@ -399,6 +400,7 @@ def default_steps() -> list[_Step]:
         _Step("drilldown", "Areas: drill-down", 0.5, section_drilldown),
         _Step("map", "Maps", 0.5, section_map),
         _Step("areas", "Selected areas", 0.2, area_sections),
+        _Step("compare", "Comparison with another election", 4.0, section_compare),
         _Step("fingerprint", "Election fingerprint", 1.5, section_fingerprint),
         _Step("distributions", "Turnout and vote-share distributions", 2.5, section_histograms),
         _Step("digits", "Digit tests", 1.0, section_digits),

@@ -228,12 +228,11 @@ def choropleth_svg(
     )
 
 
-def section_map(ctx: ReportContext) -> Section:
+def section_map(ctx: ReportContext) -> Section | list[Section]:
     sec = Section("map", "Maps")
     geo = ctx.options.get("geo")
     if not geo:
-        sec.omitted = "no map was asked for (--geo FILE --geo-key PROPERTY)"
-        return sec
+        return []  # not asked for: no section
     r = ctx.results
     totals = ctx.extras.get("area_totals")
     if r is None or totals is None:
