@@ -333,7 +333,8 @@ def test_report_of_real_2012_file(president_2012_path):
     details = json.loads((out.out_dir / "report.json").read_text(encoding="utf-8"))
     sections = {d["id"]: d for d in details["section_details"]}
     assert list(sections) == [
-        "findings", "summary", "warnings", "turnout", "forensics", "drilldown", "fingerprint", "distributions",
+        "findings", "summary", "warnings", "turnout", "forensics", "drilldown", "map",
+        "fingerprint", "distributions",
         "digits", "blank_invalid", "methods", "reproducibility",
     ]  # fmt: skip
     # results only: the turnout section stays, saying why it is empty; the rest is filled

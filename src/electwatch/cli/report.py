@@ -48,6 +48,9 @@ def report(
     compare_mapping: str | None = typer.Option(
         None, "--compare-mapping", help="Mapping of the --compare file (default: recognised)."
     ),
+    language: str = typer.Option(
+        "en", "--language", help="Language of the report: en, or fa (Persian, right to left)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     as_json: bool = typer.Option(
         False, "--json", help="Print what was written as JSON (implies --quiet)."
@@ -79,7 +82,12 @@ def report(
         if compare_mapping:
             argv += ["--compare-mapping", compare_mapping]
     argv += ["--out", str(out_dir), "--seed", str(seed)]
+    if language not in ("en", "fa"):
+        raise typer.BadParameter(f"--language must be en or fa, not {language!r}")
+    if language != "en":
+        argv += ["--language", language]
     options = {
+        "language": language,
         "areas": list(area or []),
         "geo": geo,
         "geo_key": geo_key,

@@ -33,6 +33,8 @@ from electwatch.reports.compare import section_compare
 from electwatch.reports.context import ReportContext
 from electwatch.reports.counts import ANALYSED, MIN_VOTERS, analysed_mask, report_counts
 from electwatch.reports.drilldown import area_anchor, area_sections, section_drilldown
+from electwatch.reports.findings import render_headline
+from electwatch.reports.language import report_language
 from electwatch.reports.maps import load_shapes, section_map
 from electwatch.reports.methods import METHODS, REFERENCES
 from electwatch.reports.model import (
@@ -305,7 +307,8 @@ def section_fingerprint(ctx: ReportContext) -> Section:
             "election is one compact blob; a streak towards the top-right corner (100% "
             "turnout, 100% for the leader) is the pattern ballot stuffing produces."
             + (
-                " White contours: the fitted Klimek et al. model (50%, 90%, 99% of its stations)."
+                " White contours (dark-edged): the fitted Klimek et al. model, enclosing 50%, 90% "
+                "and 99% of its stations."
                 if model is not None
                 else ""
             ),
@@ -484,6 +487,7 @@ def build_report(
             subtitle=_subtitle(results, ctx),
             synthetic=synthetic,
             generated=generated,
+            language=str(ctx.options.get("language") or "en"),
         ),
         encoding="utf-8",
     )
@@ -538,7 +542,13 @@ def _subtitle(results: ElectionResults | None, ctx: ReportContext) -> list[str]:
 
 
 def render_html(
-    sections: list[Section], *, title: str, subtitle: list[str], synthetic: bool, generated: str
+    sections: list[Section],
+    *,
+    title: str,
+    subtitle: list[str],
+    synthetic: bool,
+    generated: str,
+    language: str = "en",
 ) -> str:
     env = Environment(
         loader=PackageLoader("electwatch.reports", "templates"),
@@ -553,7 +563,19 @@ def render_html(
                 used.append(k)
     refs = [REFERENCES[k] for k in used]
     env.globals["area_anchor"] = area_anchor
+    tr = report_language(language)
+    env.globals["_"] = tr.gettext
+    env.globals["digits"] = tr.digits
+
+    def headline(f: Any) -> str:
+        if f.values or f.family == "none":
+            return tr.digits(render_headline(f.family, f.values, tr.gettext))
+        return str(f.headline)
+
+    env.globals["headline"] = headline
     return env.get_template("report.html.j2").render(
+        lang=tr.locale,
+        dir=tr.direction,
         title=title,
         subtitle=subtitle,
         synthetic=synthetic,

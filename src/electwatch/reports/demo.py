@@ -190,7 +190,10 @@ def _toml(v: object) -> str:
 
 
 def demo_report(
-    out_dir: str | Path, seed: int = 0, progress: ProgressCallback | None = None
+    out_dir: str | Path,
+    seed: int = 0,
+    progress: ProgressCallback | None = None,
+    options: dict[str, object] | None = None,
 ) -> ReportOutput:
     """Simulate the example, then write the full report into ``out_dir``."""
     out = Path(out_dir)
@@ -221,4 +224,5 @@ def demo_report(
             "seeds": {"simulated election": seed, "observer campaign": seed + 1},
             "synthetic": True,
         },
+        options=dict(options or {}),
     )

@@ -143,6 +143,8 @@ class Finding:
     areas: list[str] = field(default_factory=list)
     #: numbers of the headline -> value, as in results.json (for checks and translations)
     numbers: dict[str, float] = field(default_factory=dict)
+    #: the headline template's values, formatted (electwatch.reports.language translates)
+    values: dict[str, str] = field(default_factory=dict)
 
     @property
     def strength_text(self) -> str:
@@ -164,6 +166,7 @@ class Finding:
             "link": self.link,
             "areas": list(self.areas),
             "numbers": dict(self.numbers),
+            "values": dict(self.values),
         }
 
 
@@ -237,51 +240,74 @@ _LINKS = {
 _ORDER = {"strong": 0, "moderate": 1, "weak": 2, "none": 3}
 
 
-def _headline(family: str, ev: list[Evidence], data: Mapping[str, Any]) -> tuple[str, dict]:
+#: headline templates (English message ids; electwatch.reports.language translates them)
+HEADLINES = {
+    "shpilkin": "About %(excess)s votes for %(leader)s above what the pattern of "
+    "low-turnout stations predicts (95%% interval %(low)s to %(high)s).",
+    "slope": "Where turnout is higher, %(leader)s's share %(direction)s: %(slope)s points "
+    "per 10 points of turnout (95%% interval %(low)s to %(high)s).",
+    "integer_percent": "%(excess)s more stations than chance report a whole-number turnout "
+    "or result percentage (95%% interval %(low)s to %(high)s).",
+    "round_numbers": "Numbers end in 0 or 5 more often than chance: %(parts)s against %(null)s.",
+    "last_digits": "The last digits of the counts are not what honest counting gives "
+    "(%(k)s of %(m)s digit tests deviate; %(names)s).",
+    "areas": "%(flagged)s of %(total)s areas (%(level)s) deviate on at least one calibrated "
+    "test; most tests deviate in %(names)s.",
+    "none": "No calibrated test deviates from what clean counting gives, nationally or in "
+    "any area.",
+}
+#: pieces of headlines that are words, not numbers (translated too)
+WORDS = ("rises", "falls", "of vote counts", "of rounded percentages", "and", "million",
+         "billion")  # fmt: skip
+
+
+def render_headline(family: str, values: Mapping[str, str], gettext: Any = None) -> str:
+    """A finding's headline from its template and formatted values; ``gettext`` (a
+    translator's) translates the template and the words among the values."""
+    tr = gettext or (lambda m: m)
+    vals = {
+        k: " ".join(tr(w) if w in WORDS else w for w in str(v).split(" "))
+        for k, v in values.items()
+    }
+    return tr(HEADLINES[family]) % vals
+
+
+def _headline(family: str, ev: list[Evidence], data: Mapping[str, Any]) -> tuple[dict, dict]:
+    """(values of the headline template, numbers as results.json has them)."""
     flagged = sorted((e for e in ev if e.flagged), key=_p)
-    leader = data.get("winner") or "the leader"
+    leader = str(data.get("winner") or "the leader")
     first = flagged[0]
-    if family == "shpilkin" and first.statistic is not None:
+    if family == "shpilkin":
         return (
-            f"About {fmt.large(first.statistic)} votes for {leader} above what the pattern "
-            f"of low-turnout stations predicts (95% interval "
-            f"{fmt.large(first.ci_low)} to {fmt.large(first.ci_high)}).",
+            {"excess": fmt.large(first.statistic), "leader": leader,
+             "low": fmt.large(first.ci_low), "high": fmt.large(first.ci_high)},
             {"statistic": first.statistic},
-        )
-    if family == "slope" and first.statistic is not None:
-        direction = "rises" if first.statistic > 0 else "falls"
+        )  # fmt: skip
+    if family == "slope":
         lo, hi = first.ci_low, first.ci_high
-        interval = (
-            f" (95% interval {fmt.fixed(lo * 10, 2)} to {fmt.fixed(hi * 10, 2)})"
-            if lo is not None and hi is not None
-            else ""
-        )
         return (
-            f"Where turnout is higher, {leader}'s share {direction}: "
-            f"{fmt.fixed(abs(first.statistic) * 10, 2)} points per 10 points of turnout"
-            f"{interval}.",
+            {"leader": leader, "direction": "rises" if (first.statistic or 0) > 0 else "falls",
+             "slope": fmt.fixed(abs(first.statistic or 0) * 10, 2),
+             "low": fmt.fixed(None if lo is None else lo * 10, 2, missing="—"),
+             "high": fmt.fixed(None if hi is None else hi * 10, 2, missing="—")},
             {"statistic": first.statistic},
-        )
-    if family == "integer_percent" and first.statistic is not None:
+        )  # fmt: skip
+    if family == "integer_percent":
         return (
-            f"{fmt.count(first.statistic)} more stations than chance report a whole-number "
-            "turnout or result percentage (95% interval "
-            f"{fmt.count(first.ci_low)} to {fmt.count(first.ci_high)}).",
+            {"excess": fmt.count(first.statistic), "low": fmt.count(first.ci_low),
+             "high": fmt.count(first.ci_high)},
             {"statistic": first.statistic},
-        )
+        )  # fmt: skip
     if family == "round_numbers":
         what = {"c05s": "of vote counts", "p05s": "of rounded percentages"}
         parts = [f"{fmt.percent(e.statistic, 1)} {what.get(e.test, e.test)}" for e in flagged]
-        null = flagged[0].null_value
         return (
-            f"Numbers end in 0 or 5 more often than chance: {' and '.join(parts)} "
-            f"against {fmt.percent(null, 0)}.",
+            {"parts": " and ".join(parts), "null": fmt.percent(flagged[0].null_value, 0)},
             {e.test: e.statistic for e in flagged if e.statistic is not None},
         )
     names = ", ".join(sorted({e.subject for e in flagged}))
     return (
-        f"The last digits of the counts are not what honest counting gives "
-        f"({len(flagged)} of {len(ev)} digit tests deviate; {names}).",
+        {"k": str(len(flagged)), "m": str(len(ev)), "names": names},
         {"flagged_tests": float(len(flagged))},
     )
 
@@ -302,12 +328,13 @@ def findings(data: Mapping[str, Any], max_findings: int = MAX_FINDINGS) -> list[
         flagged = [e for e in ev if e.flagged]
         if not flagged:
             continue
-        headline, numbers = _headline(family, ev, data)
+        values, numbers = _headline(family, ev, data)
         out.append(
             Finding(
                 id="",
                 family=family,
-                headline=headline,
+                headline=render_headline(family, values),
+                values=values,
                 strength=_strength(flagged),
                 evidence=sorted(ev, key=lambda e: (not e.flagged, _p(e))),
                 does_not_show=_DOES_NOT_SHOW[family],
@@ -325,8 +352,7 @@ def findings(data: Mapping[str, Any], max_findings: int = MAX_FINDINGS) -> list[
             Finding(
                 id="",
                 family="none",
-                headline="No calibrated test deviates from what clean counting gives, "
-                "nationally or in any area.",
+                headline=render_headline("none", {}),
                 strength="none",
                 evidence=[
                     _evidence(r) for r in national if kinds.get(str(r.get("test"))) == "calibrated"
@@ -361,13 +387,13 @@ def _area_finding(
     top = [name for name, _ in ranked[:3]]
     n_flag = len(per_area)
     evidence = [e for _, evs in ranked[:3] for e in evs]
+    values = {"flagged": fmt.count(n_flag), "total": fmt.count(n_all), "level": level,
+              "names": ", ".join(top)}  # fmt: skip
     return Finding(
         id="",
         family="areas",
-        headline=(
-            f"{n_flag:,} of {n_all:,} areas ({level}) deviate on at least one calibrated "
-            f"test; most tests deviate in {', '.join(top)}."
-        ),
+        headline=render_headline("areas", values),
+        values=values,
         strength=_strength(evidence),
         evidence=evidence,
         does_not_show=_DOES_NOT_SHOW["areas"],

@@ -318,7 +318,8 @@ def section_digits(ctx: ReportContext) -> Section:
                 fig,
                 fig_id,
                 title,
-                f"Observed shares (points; vermillion outside the band) against {null_name} "
+                f"{r.subject}: observed shares (dots; vermillion outside the band) against "
+                f"{null_name} "
                 f"(line) with its binomial 95% band for n = {int(np.sum(counts)):,} counts. "
                 f"Test: {r.reading}.",
                 tips,

@@ -176,7 +176,7 @@ def section_turnout(ctx: ReportContext) -> Section:
     if estimates:
         sec.paragraphs.append(
             f"Observers counted voters at {main.n:,} of {main.total_stations:,} stations. "
-            "Each estimator expands those counts to all stations; the bars are "
+            "Each estimator expands those counts to all stations; the horizontal lines are "
             f"{main.confidence:.0%} confidence intervals and cover sampling error only — not "
             "how the stations were chosen, watch hours or observer undercount."
         )
@@ -200,7 +200,7 @@ def section_turnout(ctx: ReportContext) -> Section:
                 "claims_vs_estimates",
                 "Claims vs. estimates",
                 "Each estimate (blue, with its 95% interval), the official figure (black) and each "
-                "published turnout claim (vermillion; the bar is the range the claim's stated "
+                "published turnout claim (vermillion; the line is the range the claim's stated "
                 "digits allow) on one axis. Tap or hover a point for its numbers.",
                 tips,
             )
