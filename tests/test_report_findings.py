@@ -221,3 +221,25 @@ def test_areas_are_counted_by_their_path_from_the_top_level():
     assert analysed_mask(r).tolist() == [True, False, False, False]
     assert c.analysed_stations == 1
     assert c.to_dict()["flagged_areas"] == {}
+
+
+def test_every_report_message_has_a_persian_translation():
+    from electwatch.reports.findings import HEADLINES, render_headline
+    from electwatch.reports.language import report_language
+
+    fa = report_language("fa")
+    assert fa.direction == "rtl" and fa.missing() == []
+    text = render_headline(
+        "shpilkin",
+        {"excess": "11.0 million", "leader": "X", "low": "10.8 million", "high": "11.2 million"},
+        fa.gettext,
+    )
+    assert "میلیون" in text and "million" not in text
+    assert fa.digits("1,133 (20.3%)") == "۱٬۱۳۳ (۲۰٫۳%)"
+    # every template keeps its placeholders in the translation
+    for template in HEADLINES.values():
+        import re
+
+        assert sorted(re.findall(r"%\(\w+\)s", template)) == sorted(
+            re.findall(r"%\(\w+\)s", fa.gettext(template))
+        )

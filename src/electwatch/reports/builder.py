@@ -10,6 +10,7 @@ analysis for a clean result.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import platform
@@ -382,6 +383,10 @@ def section_reproducibility(
 # --- the driver ------------------------------------------------------------------
 
 
+def _step_detail(bar: _Progress, i: int, label: str, detail: str, fraction: float) -> None:
+    bar.step(i, f"{label}: {detail}", fraction)
+
+
 def _guard(step: _Step, ctx: ReportContext) -> list[Section]:
     """Run one section builder; a failure becomes a visible note, not a crash."""
     try:
@@ -464,9 +469,7 @@ def build_report(
     timings: dict[str, float] = {}
     for i, step in enumerate(steps):
         bar.step(i, step.label)
-        ctx.step_progress = lambda detail, f, i=i, label=step.label: bar.step(
-            i, f"{label}: {detail}", f
-        )
+        ctx.step_progress = functools.partial(_step_detail, bar, i, step.label)
         t0 = time.perf_counter()
         sections += _guard(step, ctx)
         timings[step.id] = time.perf_counter() - t0

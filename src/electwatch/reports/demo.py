@@ -84,7 +84,7 @@ def demo_claims(results: ElectionResults, observations: pl.DataFrame) -> str:
     region_invalid = int(
         results.frame.filter(pl.col(results.area_levels[0]) == first_region)["invalid"].sum()
     )
-    claims = [
+    claims: list[dict[str, object]] = [
         {
             "id": "commission-turnout",
             "source": "Election commission",
@@ -169,13 +169,13 @@ def demo_claims(results: ElectionResults, observations: pl.DataFrame) -> str:
     ]
     for c in claims:
         lines.append("[[claims]]")
-        c = {
+        record: dict[str, object] = {
             "subject": subject,
             "election": "Demo election",
             **c,
             "notes": "SYNTHETIC claim about the electwatch demo",
         }
-        for k, v in c.items():
+        for k, v in record.items():
             lines.append(f"{k} = {_toml(v)}")
         lines.append("")
     return "\n".join(lines)

@@ -20,6 +20,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from markupsafe import Markup, escape
@@ -81,10 +82,11 @@ def load_shapes(path: str | Path, key: str) -> list[Shape]:
             )
         geom = (f or {}).get("geometry") or {}
         kind, coords = geom.get("type"), geom.get("coordinates")
+        polys: list[Any]
         if kind == "Polygon":
             polys = [coords]
         elif kind == "MultiPolygon":
-            polys = coords
+            polys = list(coords or [])
         else:
             raise GeoError(f"{path}: feature #{k} ({props[key]}) is a {kind}, not a polygon")
         try:

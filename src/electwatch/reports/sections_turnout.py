@@ -85,7 +85,8 @@ def _scoped_claims(ctx: ReportContext, sec: Section) -> Any:
         return ctx.claims
     from electwatch.claims.ledger import Ledger, claim_scope
 
-    mine, other = {}, {}
+    mine: dict[str, Any] = {}
+    other: dict[str, Any] = {}
     for c in ctx.claims:
         ok, why = claim_scope(c, r.election.name, r.contest.round)
         (mine if ok else other)[c.id] = c if ok else why
@@ -174,6 +175,7 @@ def section_turnout(ctx: ReportContext) -> Section:
     if claims is not None:
         points += _claim_points(claims, "turnout")
     if estimates:
+        assert main is not None  # estimates came with their main estimator
         sec.paragraphs.append(
             f"Observers counted voters at {main.n:,} of {main.total_stations:,} stations. "
             "Each estimator expands those counts to all stations; the horizontal lines are "
@@ -252,12 +254,12 @@ def section_turnout(ctx: ReportContext) -> Section:
                 report = check_ledger(ctx.claims)
         rows = claims_table_rows(report)
         cols = ["claim", "check", "status", "stated", "reference", "against", "detail"]
-        frame = (
+        claims_frame = (
             pl.DataFrame([list(r) for r in rows], schema=cols, orient="row")
             if rows
             else (pl.DataFrame(schema=dict.fromkeys(cols, pl.String)))
         )
-        frame = frame.with_columns(flag=pl.col("status").is_in(list(_BAD)))
+        claims_frame = claims_frame.with_columns(flag=pl.col("status").is_in(list(_BAD)))
         counts = report.counts()
         bad = counts.get("mismatch", 0) + counts.get("conflict", 0)
         sec.callouts.append(
@@ -270,7 +272,7 @@ def section_turnout(ctx: ReportContext) -> Section:
         )
         sec.tables.append(
             ctx.tables.save(
-                frame,
+                claims_frame,
                 "claims_checks",
                 "Claims: arithmetic, consistency, vs. estimates and official results",
                 flag_column="flag",
