@@ -361,6 +361,16 @@ def test_cli_report_json(tmp_path):
     assert data["inputs"][0]["sha256"] == sha256_file(path)
     html = Path(data["html"]).read_text(encoding="utf-8")
     assert "electwatch report --results" in html  # the command line is recorded
+    # the CLI's findings are results.json's (one function makes both)
+    stored = json.loads((tmp_path / "r" / "results.json").read_text(encoding="utf-8"))
+    assert data["findings"] == stored["findings"] and 1 <= len(data["findings"]) <= 5
+    # without --json the same findings are printed, first headline included
+    res2 = CliRunner().invoke(
+        app, ["report", "--results", str(path), "--out", str(tmp_path / "r2"), "-q"]
+    )
+    assert res2.exit_code == 0, res2.output
+    assert "Findings" in res2.output
+    assert stored["findings"][0]["headline"][:40] in " ".join(res2.output.split())
 
 
 def test_cli_report_bad_input_is_one_line_error(tmp_path):
