@@ -9,7 +9,12 @@ import pytest
 
 from electwatch.reports import build_report
 from electwatch.reports.maps import GeoError, choropleth_svg, load_shapes, match_shapes
-from electwatch.simulate import ElectionParameters, FraudParameters, simulate_election
+from electwatch.simulate import (
+    ElectionParameters,
+    FraudParameters,
+    simulate_election,
+    write_results,
+)
 from report_geo import grid_geojson
 
 QUICK = {"n_bootstrap": 100, "n_mc": 100}
@@ -72,12 +77,19 @@ def mapped_report(tmp_path_factory):
     regions = sorted(set(results.frame["region"].to_list()))
     tmp = tmp_path_factory.mktemp("maps")
     geo = grid_geojson(regions[:-1], ["Atlantis"], tmp / "regions.geojson", key="NAME")
+    other, _ = simulate_election(ElectionParameters(n_stations=900, n_regions=6), seed=6)
+    other_path = write_results(other, tmp / "other.csv")
     out = build_report(
         tmp / "report",
         results=results,
         seed=1,
         forensics_options=QUICK,
-        options={"geo": geo, "geo_key": "NAME", "areas": [regions[0], "Atlantis"]},
+        options={
+            "geo": geo,
+            "geo_key": "NAME",
+            "areas": [regions[0], "Atlantis"],
+            "compare": other_path,
+        },
     )
     return out, regions
 
@@ -112,3 +124,18 @@ def test_drilldown_rows_and_area_sections(mapped_report):
     assert [s.omitted is None for s in mine] == [True, False]
     assert "no area 'Atlantis'" in (mine[1].omitted or "")
     assert mine[0].tables and "drilldown" in sections
+
+
+def test_report_compare_section(mapped_report):
+    out, regions = mapped_report
+    sec = next(s for s in out.sections if s.id == "compare")
+    assert sec.omitted is None, sec.omitted
+    assert [f.id for f in sec.figures] == ["fingerprint_a", "fingerprint_b"]
+    import polars as pl
+
+    table = pl.read_parquet(out.out_dir / "tables/compare_areas.parquet")
+    assert table.height == len(regions)
+    # every area's shift lies inside its own interval, and the evidence change is known
+    assert (table["turnout_shift_low"] <= table["turnout_shift"]).all()
+    assert (table["turnout_shift"] <= table["turnout_shift_high"]).all()
+    assert table["evidence_change"].null_count() == 0

@@ -83,7 +83,7 @@ def compare(
         title=f"{escape(comp.election_b)} (B) vs {escape(comp.election_a)} (A), by {comp.level}",
         caption="shift = B - A in points; 95% interval from the between-station variation",
     )
-    for col in ("area", "turnout A→B", "shift [95%]", "leader A→B", "shift [95%]", "evidence"):
+    for col in ("area", "turnout A→B", "points [95%]", "leader A→B", "points [95%]", "evidence"):
         t.add_column(col, justify="left" if col == "area" else "right", overflow="fold")
     ordered = sorted(
         comp.areas, key=lambda x: -abs(x.turnout_shift) if x.turnout_shift == x.turnout_shift else 0
@@ -92,10 +92,10 @@ def compare(
         t.add_row(
             escape(x.area),
             f"{fmt.percent(x.turnout_a, 1)} → {fmt.percent(x.turnout_b, 1)}",
-            f"{fmt.points(x.turnout_shift)} [{x.turnout_shift_low * 100:+.1f}, "
+            f"{x.turnout_shift * 100:+.1f} [{x.turnout_shift_low * 100:+.1f}, "
             f"{x.turnout_shift_high * 100:+.1f}]",
             f"{fmt.percent(x.share_a, 1)} → {fmt.percent(x.share_b, 1)}",
-            f"{fmt.points(x.share_shift)} [{x.share_shift_low * 100:+.1f}, "
+            f"{x.share_shift * 100:+.1f} [{x.share_shift_low * 100:+.1f}, "
             f"{x.share_shift_high * 100:+.1f}]",
             "" if x.evidence_change is None else f"{x.flags_a} → {x.flags_b}",
         )

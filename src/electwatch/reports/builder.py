@@ -400,11 +400,18 @@ def _guard(step: _Step, ctx: ReportContext) -> list[Section]:
     return out if isinstance(out, list) else [out]
 
 
+def _run_battery(ctx: ReportContext) -> list[Section]:
+    run_forensics(ctx)
+    return []
+
+
 def default_steps() -> list[_Step]:
     return [
+        # the battery runs first (every section and count reads it); no section of its own
+        _Step("battery", "Forensics battery", 12.0, _run_battery),
         _Step("summary", "Data summary", 1.0, section_summary),
         _Step("turnout", "Turnout estimate vs. claims", 2.0, section_turnout),
-        _Step("forensics", "Forensics battery", 12.0, section_battery),
+        _Step("forensics", "Forensics battery", 0.5, section_battery),
         _Step("drilldown", "Areas: drill-down", 0.5, section_drilldown),
         _Step("map", "Maps", 0.5, section_map),
         _Step("areas", "Selected areas", 0.2, area_sections),
