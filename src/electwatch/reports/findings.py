@@ -231,7 +231,7 @@ def _far_from_null(e: Evidence) -> bool:
 #: where each family's evidence is drawn in the report
 _LINKS = {
     "last_digits": "#digits",
-    "round_numbers": "#digits",
+    "round_numbers": "#forensics",
     "integer_percent": "#distributions",
     "shpilkin": "#fig-shpilkin",
     "slope": "#fingerprint",
