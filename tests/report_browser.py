@@ -81,3 +81,107 @@ def visit(html: Path, screenshot_name: str, *, width: int = 1200) -> PageVisit:
         finally:
             browser.close()
     return result
+
+
+@dataclass
+class ReportChecks:
+    """What the journalist-facing checks found in a report (issue 15)."""
+
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    findings_top: float = -1.0
+    findings: list[dict] = field(default_factory=list)
+    direction: str = ""
+    lang: str = ""
+    map_paths: dict[str, int] = field(default_factory=dict)
+    unmatched_areas: str = ""
+    unmatched_features: str = ""
+    sorted_desc: list[float] = field(default_factory=list)
+    filtered_rows: int = -1
+    filter_query: str = ""
+    flagged_only_rows: int = -1
+    flagged_expected: int = -1
+    screenshots: list[Path] = field(default_factory=list)
+
+
+def check_report(html: Path, name: str, *, width: int = 1400) -> ReportChecks:
+    """Open a report at ``width`` px and exercise what a reader does: find the findings,
+    read their numbers, look at the maps, sort and filter the drill-down."""
+    from playwright.sync_api import sync_playwright
+
+    exe = chromium_path()
+    res = ReportChecks()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": 1200})
+            page.on(
+                "console",
+                lambda m: res.console_errors.append(m.text) if m.type == "error" else None,
+            )
+            page.on("pageerror", lambda e: res.page_errors.append(str(e)))
+            page.on("request", lambda r: res.requests.append(r.url))
+            page.goto(html.resolve().as_uri(), wait_until="load")
+            res.direction = page.evaluate("document.documentElement.dir || 'ltr'")
+            res.lang = page.evaluate("document.documentElement.lang")
+            res.findings_top = page.evaluate(
+                "document.getElementById('findings').getBoundingClientRect().top + scrollY"
+            )
+            res.findings = page.evaluate(
+                """() => Array.from(document.querySelectorAll('li.finding')).map(li => ({
+                    id: li.id, top: li.getBoundingClientRect().top + scrollY,
+                    headline: li.querySelector('.headline').textContent,
+                    evidence: Array.from(li.querySelectorAll('ul.evidence li')).map(e => ({
+                        test: e.dataset.test, subject: e.dataset.subject,
+                        statistic: e.dataset.statistic, ci_low: e.dataset.ciLow,
+                        ci_high: e.dataset.ciHigh, p_adjusted: e.dataset.pAdjusted})) }))"""
+            )
+            shot = SCREENSHOTS / f"{name}-top.png"
+            page.screenshot(path=str(shot))
+            res.screenshots.append(shot)
+            for map_id in ("map-turnout", "map-leader", "map-evidence"):
+                n = page.locator(f"#{map_id} path.area")
+                if n.count():
+                    res.map_paths[map_id] = n.count()
+                    # rendered: every path has a non-empty box
+                    boxes = page.evaluate(
+                        f"Array.from(document.querySelectorAll('#{map_id} path.area'))"
+                        ".filter(p => p.getBBox().width > 0 && p.getBBox().height > 0)"
+                        ".length"
+                    )
+                    res.map_paths[map_id] = min(res.map_paths[map_id], boxes)
+            if page.locator(".unmatched-areas").count():
+                res.unmatched_areas = page.locator(".unmatched-areas").inner_text()
+                res.unmatched_features = page.locator(".unmatched-features").inner_text()
+            table = page.locator("#drilldown-table")
+            if table.count():
+                # sort by stations, descending (two clicks), read the column back
+                th = table.locator("th").nth(1)
+                th.click()
+                th.click()
+                res.sorted_desc = page.evaluate(
+                    """() => Array.from(document.querySelectorAll('#drilldown-table tbody tr'))
+                        .map(r => parseFloat(r.cells[1].dataset.sort))"""
+                )
+                first = page.evaluate(
+                    "document.querySelector('#drilldown-table tbody tr').dataset.area"
+                )
+                res.filter_query = first.split(" / ")[-1][:6]
+                page.locator(".drill-filter").fill(res.filter_query)
+                res.filtered_rows = page.locator("#drilldown-table tbody tr:not([hidden])").count()
+                page.locator(".drill-filter").fill("")
+                page.locator(".drill-flagged").check()
+                res.flagged_only_rows = page.locator(
+                    "#drilldown-table tbody tr:not([hidden])"
+                ).count()
+                res.flagged_expected = page.locator(
+                    "#drilldown-table tbody tr:not([data-flags='0'])"
+                ).count()
+            shot = SCREENSHOTS / f"{name}-full.png"
+            page.screenshot(path=str(shot), full_page=True)
+            res.screenshots.append(shot)
+        finally:
+            browser.close()
+    return res

@@ -14,10 +14,11 @@ import pytest
 from markupsafe import escape as html_escape
 from typer.testing import CliRunner
 
+from electwatch.core.formatting import percent as pct
 from electwatch.reports import build_report
 from electwatch.reports import figures as figs
 from electwatch.reports.builder import sha256_file
-from electwatch.reports.tables import TableWriter, pct
+from electwatch.reports.tables import TableWriter
 from electwatch.simulate import (
     ElectionParameters,
     FraudParameters,
@@ -289,7 +290,21 @@ def test_demo_turnout_and_claims_section():
     official = checks.filter(
         (pl.col("check") == "vs_official") & (pl.col("claim") == "commission-turnout")
     )
-    assert official["status"].to_list() == ["consistent"]
+    # 55.7% against 55.73%: within the claim's stated precision (+/-0.05 points)
+    assert official["status"].to_list() == ["consistent within rounding"]
+    by_claim = {(c, k): st for c, k, st in checks.select("claim", "check", "status").iter_rows()}
+    # "about 56%" (+/-0.5 points) holds; "came 2nd" holds; the region's invalid ballots
+    # are checked against that region's own total, not the whole election's
+    assert by_claim[("newspaper-turnout", "vs_official")] == "consistent within rounding"
+    assert by_claim[("runner-up-second", "vs_official")] == "consistent"
+    assert by_claim[("region-invalid", "vs_official")] == "consistent"
+    region_row = checks.filter(
+        (pl.col("claim") == "region-invalid") & (pl.col("check") == "vs_official")
+    )
+    assert region_row["against"][0].startswith("official results, ")  # the region named
+    # claims are held against the report's main estimate only: one row per claim
+    per_estimate = checks.filter(pl.col("check") == "vs_estimate")
+    assert per_estimate["claim"].n_unique() == per_estimate.height
     # the naive expansion in closed form: mean count x stations / registered voters
     obs = pl.read_csv(out.out_dir / "inputs/demo-observations.csv")
     res = pl.read_csv(out.out_dir / "inputs/demo-election.csv")
@@ -318,7 +333,8 @@ def test_report_of_real_2012_file(president_2012_path):
     details = json.loads((out.out_dir / "report.json").read_text(encoding="utf-8"))
     sections = {d["id"]: d for d in details["section_details"]}
     assert list(sections) == [
-        "summary", "warnings", "turnout", "forensics", "fingerprint", "distributions",
+        "findings", "summary", "warnings", "turnout", "forensics", "drilldown", "map",
+        "fingerprint", "distributions",
         "digits", "blank_invalid", "methods", "reproducibility",
     ]  # fmt: skip
     # results only: the turnout section stays, saying why it is empty; the rest is filled
@@ -345,6 +361,16 @@ def test_cli_report_json(tmp_path):
     assert data["inputs"][0]["sha256"] == sha256_file(path)
     html = Path(data["html"]).read_text(encoding="utf-8")
     assert "electwatch report --results" in html  # the command line is recorded
+    # the CLI's findings are results.json's (one function makes both)
+    stored = json.loads((tmp_path / "r" / "results.json").read_text(encoding="utf-8"))
+    assert data["findings"] == stored["findings"] and 1 <= len(data["findings"]) <= 5
+    # without --json the same findings are printed, first headline included
+    res2 = CliRunner().invoke(
+        app, ["report", "--results", str(path), "--out", str(tmp_path / "r2"), "-q"]
+    )
+    assert res2.exit_code == 0, res2.output
+    assert "Findings" in res2.output
+    assert stored["findings"][0]["headline"][:40] in " ".join(res2.output.split())
 
 
 def test_cli_report_bad_input_is_one_line_error(tmp_path):

@@ -22,7 +22,15 @@ from typing import Any
 
 from scipy import stats
 
-from electwatch.claims.model import RELATIONS, Claim, ClaimError, StatedNumber, evaluate
+from electwatch.claims.model import (
+    Claim,
+    ClaimError,
+    StatedNumber,
+    evaluate,
+    parse_rank,
+    parse_relation,
+)
+from electwatch.core import formatting
 from electwatch.turnout.estimate import Estimate
 
 STATUSES = ("ok", "mismatch", "consistent", "conflict", "unverifiable")
@@ -110,12 +118,21 @@ def _claim_from_record(rec: Mapping[str, Any], file: str, k: int) -> Claim:
             raise ClaimError(f"{where} has no {key!r} (needs id, source, quantity, value)")
     cid = str(rec["id"])
     try:
-        stated = StatedNumber.parse(rec["value"])
+        relation = parse_relation(rec.get("relation", "="))
+    except ValueError as exc:
+        raise ClaimError(f"{where} ({cid}) {exc}") from None
+    try:
+        if relation == "rank" or rec["quantity"] == "rank":
+            relation = "rank"
+            rank = parse_rank(rec["value"])
+            stated = StatedNumber(float(rank), 0.0, str(rec["value"]))
+        else:
+            stated = StatedNumber.parse(rec["value"])
     except ValueError as exc:
         raise ClaimError(f"{where} ({cid}) value: {exc}") from None
-    relation = str(rec.get("relation", "="))
-    if relation not in RELATIONS:
-        raise ClaimError(f"{where} ({cid}) relation {relation!r} is not one of {RELATIONS}")
+    round_ = rec.get("round")
+    if round_ is not None and (isinstance(round_, bool) or not isinstance(round_, int)):
+        raise ClaimError(f"{where} ({cid}) round must be a whole number, not {round_!r}")
     inputs = rec.get("inputs", {})
     if not isinstance(inputs, dict):
         raise ClaimError(f"{where} ({cid}) inputs must be a table of name = number")
@@ -136,6 +153,10 @@ def _claim_from_record(rec: Mapping[str, Any], file: str, k: int) -> Claim:
         "tolerance",
         "url",
         "notes",
+        "election",
+        "area",
+        "round",
+        "candidate",
     }
     unknown = set(rec) - known
     if unknown:
@@ -157,6 +178,10 @@ def _claim_from_record(rec: Mapping[str, Any], file: str, k: int) -> Claim:
         tolerance=tolerance,
         url=rec.get("url"),
         notes=rec.get("notes"),
+        election=None if rec.get("election") is None else str(rec["election"]),
+        area=None if rec.get("area") is None else str(rec["area"]),
+        round=round_,
+        candidate=None if rec.get("candidate") is None else str(rec["candidate"]),
     )
 
 
@@ -367,20 +392,7 @@ def check_against_official(
     for c in _about(ledger, subject):
         if c.quantity not in official:
             continue
-        v = float(official[c.quantity])
-        lo, hi = c.interval()
-        ok = lo <= v <= hi
-        rows.append(
-            ClaimCheck(
-                c.id,
-                "vs_official",
-                "consistent" if ok else "conflict",
-                c.value,
-                v,
-                against=label,
-                detail=f"official {c.quantity} = {_fmt(v, c)}; claim {c.relation} {c.stated.text}",
-            )
-        )
+        rows.append(_vs_figure(c, float(official[c.quantity]), label))
     return rows
 
 
@@ -429,11 +441,7 @@ def check_ledger(
 
 
 def _fmt(x: float, c: Claim | None = None) -> str:
-    if c is not None and c.stated.percent:
-        return f"{x * 100:.4g}%"
-    if x != 0 and abs(x) >= 1e5:
-        return f"{x:,.0f}"
-    return f"{x:.6g}"
+    return formatting.stated(x, c is not None and c.stated.percent)
 
 
 def claims_table_rows(report: LedgerReport) -> Sequence[tuple[str, ...]]:
@@ -446,7 +454,9 @@ def claims_table_rows(report: LedgerReport) -> Sequence[tuple[str, ...]]:
             (
                 r.claim,
                 r.kind,
-                r.status,
+                "consistent within rounding"
+                if r.status == "consistent" and r.detail.startswith("consistent within rounding")
+                else r.status,
                 "" if r.stated is None else (c.stated.text if c else _fmt(r.stated)),
                 "" if r.reference is None else _fmt(r.reference, c),
                 r.against or "",
@@ -484,3 +494,165 @@ def estimates_from_json(data: Mapping[str, Any], prefix: str = "estimate") -> di
             eligible=d.get("eligible"),
         )
     return out
+
+
+# --- what a claim is about: election, round, area -----------------------------------------
+
+
+def _vs_figure(c: Claim, v: float, label: str, kind: str = "vs_official") -> ClaimCheck:
+    """A claim against an exact figure: a conflict only when the difference exceeds the
+    claim's own stated precision (or tolerance); within it, "consistent within rounding"."""
+    lo, hi = c.interval()
+    ok = lo <= v <= hi
+    if c.relation == "rank":
+        detail = f"{label}: rank {v:.0f}; claim: came {c.stated.text}"
+    elif ok and v != c.value and c.relation in ("=", "about"):
+        detail = (
+            f"consistent within rounding: {label} {c.quantity} = {_fmt(v, c)}; claim "
+            f"{c.relation_text} {c.stated.text} (±{_fmt(c.precision, c)})"
+        )
+    elif ok:
+        detail = f"{label} {c.quantity} = {_fmt(v, c)}; claim {c.relation_text} {c.stated.text}"
+    else:
+        detail = (
+            f"conflict: {label} {c.quantity} = {_fmt(v, c)}; claim {c.relation_text} "
+            f"{c.stated.text} (±{_fmt(c.precision, c)}): off by {_fmt(abs(v - c.value), c)}"
+        )
+    return ClaimCheck(
+        c.id, kind, "consistent" if ok else "conflict", c.value, v, against=label, detail=detail
+    )
+
+
+def claim_scope(claim: Claim, election: str, round: int | None = None) -> tuple[bool, str]:
+    """Is ``claim`` about ``election`` (and its ``round``)? Returns (yes, why not).
+
+    The claim's ``election`` (else its ``subject``) must name the election: equal to its
+    name, or contained in it, after :func:`electwatch.core.numbers.name_key` (case,
+    spacing, Persian letter forms). A claim naming no election matches none: claims
+    about an unnamed "national election" are never plotted beside a named one.
+    """
+    from electwatch.core.numbers import name_key
+
+    said = claim.election or claim.subject
+    if not said:
+        return False, "names no election"
+    want, got = name_key(election), name_key(said)
+    if not got or got not in want:
+        return False, f"is about {said!r}, not {election!r}"
+    if claim.round is not None and round is not None and claim.round != round:
+        return False, f"is about round {claim.round}, not round {round}"
+    return True, ""
+
+
+def _rank(votes: Mapping[str, float], who: str) -> int | None:
+    """1-based rank of ``who`` by votes (ties share the better rank)."""
+    if who not in votes:
+        return None
+    return 1 + sum(1 for k, v in votes.items() if k != who and v > votes[who])
+
+
+def results_figures(results: Any, area: str | None = None) -> tuple[dict[str, float], str]:
+    """Official figures of ``results`` (an ``ElectionResults``) for the whole election or
+    one ``area`` (matched by :func:`name_key` against the names of every area level,
+    full path or last part). Ranks: ``rank:<candidate>``, ``rank:blank``,
+    ``rank:invalid`` among the candidates (blank/invalid ranked as if candidates).
+    Raises ClaimError when the area is not in the results."""
+    import numpy as np
+
+    from electwatch.core.numbers import name_key
+
+    label = "official results"
+    sub = results
+    if area:
+        key = name_key(area)
+        mask = None
+        for level in results.area_levels:
+            names = results.frame[level].cast(str).fill_null("").to_list()
+            hit = np.array([name_key(n) == key for n in names])
+            if hit.any():
+                mask = hit
+                area = names[int(np.argmax(hit))]  # the results' own spelling
+                break
+        if mask is None:
+            raise ClaimError(f"no area {area!r} in the results (levels {results.area_levels})")
+        sub = results.subset(mask)
+        label = f"official results, {area}"
+    s = sub.summary()
+    figures = official_figures(s)
+    votes = {k: float(v) for k, v in s.candidate_votes.items()}
+    # a candidate with no count in this area (not standing there) has no rank
+    standing = {k: v for k, v in votes.items() if bool(np.isfinite(sub.count(k)).any()) or v > 0}
+    for who in standing:
+        figures[f"rank:{who}"] = float(_rank(standing, who) or 0)
+        if s.cast:
+            figures[f"share:{who}"] = standing[who] / s.cast
+    for kind, total in (("blank", s.blank), ("invalid", s.invalid)):
+        if total is not None:
+            figures[f"rank:{kind}"] = float(_rank({**standing, kind: float(total)}, kind) or 0)
+    return figures, label
+
+
+def _figure_key(c: Claim) -> str:
+    if c.relation == "rank":
+        return (
+            f"rank:{c.candidate or c.quantity}" if c.quantity != "rank" else (f"rank:{c.candidate}")
+        )
+    if c.candidate and c.quantity in ("votes", "share"):
+        return f"{c.quantity}:{c.candidate}"
+    return c.quantity
+
+
+@dataclass(frozen=True)
+class ScopedReport:
+    """Checks of the claims about one election; the others, with the reason."""
+
+    report: LedgerReport
+    election: str
+    excluded: dict[str, str]  # claim id -> why it is not about this election
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.report.to_dict(), "election": self.election, "excluded": self.excluded}
+
+
+def check_against_results(
+    ledger: Ledger,
+    results: Any,
+    *,
+    estimates: Mapping[str, Estimate] | None = None,
+) -> ScopedReport:
+    """Check the claims about ``results``' election (and round): arithmetic, against each
+    other, against ``estimates`` (whole-election claims only) and against the official
+    figures of the claim's own area (the whole election when it names none)."""
+    election = results.election.name
+    round_ = getattr(results.contest, "round", None)
+    mine: dict[str, Claim] = {}
+    excluded: dict[str, str] = {}
+    for c in ledger:
+        ok, why = claim_scope(c, election, round_)
+        if ok:
+            mine[c.id] = c
+        else:
+            excluded[c.id] = why
+    # arithmetic may reference claims of other subjects (inputs "@id"): keep the full ledger
+    rows = [r for r in check_arithmetic(ledger) if r.claim in mine]
+    scoped = Ledger(mine, ledger.file)
+    national = Ledger({k: c for k, c in mine.items() if not c.area}, ledger.file)
+    rows += check_consistency(national)
+    if estimates and len(national):
+        rows += check_against_estimates(national, estimates, subject="")
+    cache: dict[str | None, tuple[dict[str, float], str] | str] = {}
+    for c in scoped:
+        if c.area not in cache:
+            try:
+                cache[c.area] = results_figures(results, c.area)
+            except ClaimError as exc:
+                cache[c.area] = str(exc)
+        got = cache[c.area]
+        if isinstance(got, str):
+            rows.append(ClaimCheck(c.id, "vs_official", "unverifiable", c.value, None, detail=got))
+            continue
+        figures, label = got
+        key = _figure_key(c)
+        if key in figures:
+            rows.append(_vs_figure(c, figures[key], label))
+    return ScopedReport(LedgerReport(tuple(scoped), tuple(rows)), election, excluded)

@@ -9,7 +9,10 @@ A claim is stored in TOML (see ``examples/claims.toml``)::
     subject = "example election, round 1"
     quantity = "turnout"
     value = "7.8%"                         # numbers, "7.8%", "4.76 million", "88,325"
-    relation = "="                         # "=", "<=" (at most) or ">=" (at least)
+    relation = "="                         # "=", "about", "at most", "at least", "rank"
+    election = "example election"          # which election the claim is about
+    area = "Yazd"                          # which area (omit: the whole election)
+    round = 1                              # which round (omit: any)
     method = "naive expansion"
     formula = "per_station * stations / eligible"
     inputs = { per_station = "@observer-per-station", stations = 59000, eligible = 61000000 }
@@ -18,7 +21,13 @@ A claim is stored in TOML (see ``examples/claims.toml``)::
 value of another claim. ``formula`` is an arithmetic expression over the inputs
 (``+ - * / **``, parentheses, ``sum(...)``, ``min``, ``max``). The precision of a
 claim is half a unit of the last digit stated ("7.8%" -> +/-0.05 points) unless
-``tolerance`` is given.
+``tolerance`` is given: a figure within it is "consistent within rounding", beyond it
+a conflict.
+
+Relations: ``=`` (or ``exactly``), ``about`` (the same as ``=``: the stated digits
+carry the precision, "about 56%" is 55.5%-56.5%), ``at most`` (``<=``), ``at least``
+(``>=``) and ``rank`` ("came 2nd": ``quantity = "rank"``, ``candidate = "..."`` or
+``quantity = "blank"``/``"invalid"``, ``value = "2nd"``).
 """
 
 from __future__ import annotations
@@ -34,7 +43,52 @@ from typing import Any
 
 from electwatch.errors import ElectwatchError
 
-RELATIONS = ("=", "<=", ">=")
+RELATIONS = ("=", "<=", ">=", "about", "rank")
+#: spellings a claim file may use for a relation
+RELATION_ALIASES = {
+    "=": "=",
+    "==": "=",
+    "exactly": "=",
+    "equals": "=",
+    "about": "about",
+    "approximately": "about",
+    "around": "about",
+    "~": "about",
+    "<=": "<=",
+    "at most": "<=",
+    "under": "<=",
+    ">=": ">=",
+    "at least": ">=",
+    "over": ">=",
+    "rank": "rank",
+    "came": "rank",
+    "ranked": "rank",
+}
+_ORDINAL = re.compile(r"^\s*(\d+)\s*(st|nd|rd|th)?\s*(place)?\s*$", re.I)
+_ORDINAL_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "last": -1}
+
+
+def parse_relation(raw: Any) -> str:
+    """The canonical relation of a spelling (``"at most"`` -> ``"<="``); ValueError if unknown."""
+    key = " ".join(str(raw).strip().lower().split())
+    if key not in RELATION_ALIASES:
+        raise ValueError(f"relation {raw!r} is not one of {sorted(set(RELATION_ALIASES))}")
+    return RELATION_ALIASES[key]
+
+
+def parse_rank(raw: Any) -> int:
+    """``2``, ``"2nd"``, ``"second"``, ``"2nd place"`` -> 2."""
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 1:
+        return raw
+    text = str(raw).strip().lower().removeprefix("came ").strip()
+    if text in _ORDINAL_WORDS and _ORDINAL_WORDS[text] > 0:
+        return _ORDINAL_WORDS[text]
+    m = _ORDINAL.match(text)
+    if m and int(m.group(1)) >= 1:
+        return int(m.group(1))
+    raise ValueError(f'cannot read a rank from {raw!r} (write 2, "2nd" or "second")')
+
+
 _SCALES = {
     "thousand": 1e3,
     "k": 1e3,
@@ -121,6 +175,12 @@ class Claim:
     tolerance: float | None = None
     url: str | None = None
     notes: str | None = None
+    #: which election, area and round the claim is about (None: not stated)
+    election: str | None = None
+    area: str | None = None
+    round: int | None = None
+    #: the candidate a rank or share claim is about
+    candidate: str | None = None
 
     @property
     def value(self) -> float:
@@ -137,7 +197,15 @@ class Claim:
             return (-math.inf, hi)
         if self.relation == ">=":
             return (lo, math.inf)
+        if self.relation == "rank":
+            return (self.value, self.value)
         return (lo, hi)
+
+    @property
+    def relation_text(self) -> str:
+        return {"<=": "at most", ">=": "at least", "about": "about", "rank": "came"}.get(
+            self.relation, "="
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -155,6 +223,10 @@ class Claim:
             "inputs": dict(self.inputs),
             "url": self.url,
             "notes": self.notes,
+            "election": self.election,
+            "area": self.area,
+            "round": self.round,
+            "candidate": self.candidate,
         }
 
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from electwatch.cli.common import out, print_json, user_errors
@@ -73,18 +74,19 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Check each claim's arithmetic; hold claims against each other, estimates, results."""
         from electwatch.claims import check_ledger, claims_table_rows, load_claims
-        from electwatch.claims.ledger import estimates_from_json, official_figures
+        from electwatch.claims.ledger import (
+            check_against_results,
+            estimates_from_json,
+            official_figures,
+        )
 
         with user_errors():
             ledger = load_claims(file)
-            official = None
-            label = "official results"
+            res = None
             if results is not None:
                 from electwatch.data import load_results
 
                 res = load_results(results, mapping)
-                official = official_figures(res.summary())
-                label = f"official results ({results.name})"
             ests = {}
             for path in estimate or []:
                 try:
@@ -92,11 +94,20 @@ def register(app: typer.Typer) -> None:
                 except (OSError, json.JSONDecodeError) as exc:
                     raise typer.BadParameter(f"{path}: {exc}") from None
                 ests.update(estimates_from_json(data, prefix=path.stem))
-            report = check_ledger(
-                ledger, estimates=ests, official=official, official_label=label, subject=subject
-            )
+            excluded: dict[str, str] = {}
+            if res is not None and subject is None:
+                # claims about this election only, each against its own area (and round)
+                scoped = check_against_results(ledger, res, estimates=ests or None)
+                report, excluded = scoped.report, scoped.excluded
+            else:
+                official = official_figures(res.summary()) if res is not None else None
+                label = f"official results ({results.name})" if results is not None else ""
+                report = check_ledger(
+                    ledger, estimates=ests, official=official, official_label=label,
+                    subject=subject,
+                )  # fmt: skip
         if as_json:
-            print_json(report.to_dict())
+            print_json({**report.to_dict(), "excluded": excluded})
         else:
             t = Table(title=f"Claims ledger: {file}")
             for col in ("claim", "check", "status", "stated", "reference", "against", "detail"):
@@ -107,5 +118,7 @@ def register(app: typer.Typer) -> None:
             out.print(t)
             counts = report.counts()
             out.print(", ".join(f"{k}: {v}" for k, v in counts.items()))
+            for cid, why in excluded.items():
+                out.print(f"not checked: {escape(cid)} {escape(why)}")
         if strict and report.failed:
             raise typer.Exit(code=1)

@@ -27,18 +27,19 @@ import typer
 from rich.table import Table
 
 from electwatch.cli.common import console, out, print_json, user_errors
+from electwatch.core import formatting
 
 
 def _pct(x: float | None, digits: int = 1) -> str:
-    return "n/a" if x is None or x != x else f"{x * 100:.{digits}f}%"
+    return formatting.percent(x, digits, missing="n/a")
 
 
 def _num(x: float | None, digits: int = 0) -> str:
-    return "n/a" if x is None or x != x else f"{x:,.{digits}f}"
+    return formatting.fixed(x, digits, grouped=True)
 
 
 def _fmt_value(est: Any, v: float) -> str:
-    return _pct(v, 2) if est.quantity == "turnout" else _num(v)
+    return formatting.quantity_value(est.quantity, v, missing="n/a")
 
 
 def _print_estimates(estimates: dict[str, Any]) -> None:

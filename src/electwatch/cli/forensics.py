@@ -27,6 +27,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from electwatch.cli.common import console, out, progress_bar, user_errors
+from electwatch.core import formatting
 from electwatch.errors import ElectwatchError
 
 if TYPE_CHECKING:
@@ -38,20 +39,12 @@ class ForensicsCliError(ElectwatchError):
     """Bad arguments or input for ``electwatch forensics`` (one-line message)."""
 
 
-def _num(x: float | None, digits: int = 3) -> str:
-    if x is None or not math.isfinite(x):
-        return "n/a"
-    if abs(x) >= 100:
-        return f"{x:,.0f}"
-    if abs(x) >= 10:
-        return f"{x:.1f}"
-    return f"{x:.{digits}g}" if abs(x) < 1e-3 and x != 0 else f"{x:.{digits}f}"
+# the one formatting module (electwatch.core.formatting); thin names kept for this file
+_num = formatting.compact
 
 
 def _p(p: float | None) -> str:
-    if p is None or not math.isfinite(p):
-        return ""
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+    return formatting.p_value(p, missing="")
 
 
 def _stat_vs_null(r: TestResult) -> str:

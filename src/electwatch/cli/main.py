@@ -210,7 +210,7 @@ def _register_plugins() -> None:
     """Commands that live beside their capability's CLI module."""
     import importlib
 
-    for name in ("data", "forensics", "estimate", "sample", "claims", "report", "serve"):
+    for name in ("data", "forensics", "estimate", "sample", "claims", "report", "compare", "serve"):
         try:
             module = importlib.import_module(f"electwatch.cli.{name}")
         except ModuleNotFoundError as exc:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
+from rich.markup import escape
 
 from electwatch.cli.common import out, print_json, progress_bar, user_errors
 
@@ -31,6 +33,24 @@ def report(
     allow_inconsistent: bool = typer.Option(
         False, help="Keep stations whose votes exceed ballots cast (flagged) instead of failing."
     ),
+    area: list[str] | None = typer.Option(
+        None, "--area", help="An area to give its own section (repeatable; name or path)."
+    ),
+    geo: Path | None = typer.Option(
+        None, "--geo", help="GeoJSON of the top-level areas, for the maps (with --geo-key)."
+    ),
+    geo_key: str = typer.Option(
+        "name", "--geo-key", help="GeoJSON property holding each feature's area name."
+    ),
+    compare: Path | None = typer.Option(
+        None, "--compare", help="Another election's results file to compare with, area by area."
+    ),
+    compare_mapping: str | None = typer.Option(
+        None, "--compare-mapping", help="Mapping of the --compare file (default: recognised)."
+    ),
+    language: str = typer.Option(
+        "en", "--language", help="Language of the report: en, or fa (Persian, right to left)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     as_json: bool = typer.Option(
         False, "--json", help="Print what was written as JSON (implies --quiet)."
@@ -53,7 +73,27 @@ def report(
     ):
         if value is not None:
             argv += [flag, str(value)]
+    for name in area or []:
+        argv += ["--area", name]
+    if geo is not None:
+        argv += ["--geo", str(geo), "--geo-key", geo_key]
+    if compare is not None:
+        argv += ["--compare", str(compare)]
+        if compare_mapping:
+            argv += ["--compare-mapping", compare_mapping]
     argv += ["--out", str(out_dir), "--seed", str(seed)]
+    if language not in ("en", "fa"):
+        raise typer.BadParameter(f"--language must be en or fa, not {language!r}")
+    if language != "en":
+        argv += ["--language", language]
+    options = {
+        "language": language,
+        "areas": list(area or []),
+        "geo": geo,
+        "geo_key": geo_key,
+        "compare": compare,
+        "compare_mapping": compare_mapping,
+    }
     if allow_inconsistent:
         argv.append("--allow-inconsistent")
     with user_errors(), progress_bar(quiet or as_json) as progress:
@@ -67,13 +107,27 @@ def report(
             allow_inconsistent=allow_inconsistent,
             command_line=shlex.join(argv),
             progress=progress,
+            options=options,
         )
+    found = next((s.findings for s in output.sections if s.id == "findings"), [])
     if as_json:
-        print_json(output.to_dict())
+        print_json({**output.to_dict(), "findings": [f.to_dict() for f in found]})
         return
+    print_findings(found)
     for section, reason in output.omitted.items():
         out.print(f"[yellow]not included[/] {section}: {reason}")
     out.print(
         f"report written to [bold]{output.html_path}[/] "
         f"({len(output.figures)} figure files, {len(output.tables)} table files)"
     )
+
+
+def print_findings(found: list[Any]) -> None:
+    """The report's findings, as results.json has them (one function makes all three)."""
+    if not found:
+        return
+    out.print("[bold]Findings[/]")
+    for k, f in enumerate(found, start=1):
+        out.print(f"{k}. {escape(f.headline)}")
+        out.print(f"   [dim]strength:[/] {escape(f.strength_text)}")
+        out.print(f"   [dim]does not show:[/] {escape(f.does_not_show)}")

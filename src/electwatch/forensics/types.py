@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from electwatch.core import formatting
+
 NATIONAL = "national"
 ALL_AREAS = "all"
 
@@ -98,13 +100,6 @@ class TestResult:
         }
 
 
-def fmt(x: float | None, digits: int = 3) -> str:
-    if x is None or not math.isfinite(x):
-        return "n/a"
-    return f"{x:.{digits}f}"
-
-
-def fmt_p(p: float | None) -> str:
-    if p is None or not math.isfinite(p):
-        return "p n/a"
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+# readings format numbers with the one formatting module (electwatch.core.formatting)
+fmt = formatting.fixed
+fmt_p = formatting.p_value

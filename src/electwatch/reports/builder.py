@@ -10,12 +10,13 @@ analysis for a clean result.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import platform
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,18 @@ import numpy as np
 import polars as pl
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+import electwatch.reports.figures as figs
 from electwatch import __version__
+from electwatch.core.formatting import percent as pct
+from electwatch.core.formatting import value as fmt_value
 from electwatch.data import ElectionResults, load_results
-from electwatch.reports import figures as figs
+from electwatch.reports.compare import section_compare
+from electwatch.reports.context import ReportContext
+from electwatch.reports.counts import ANALYSED, MIN_VOTERS, analysed_mask, report_counts
+from electwatch.reports.drilldown import area_anchor, area_sections, section_drilldown
+from electwatch.reports.findings import render_headline
+from electwatch.reports.language import report_language
+from electwatch.reports.maps import load_shapes, section_map
 from electwatch.reports.methods import METHODS, REFERENCES
 from electwatch.reports.model import (
     Callout,
@@ -36,18 +46,16 @@ from electwatch.reports.model import (
     Section,
     no_progress,
 )
+from electwatch.reports.sections_findings import section_findings, write_results_json
 from electwatch.reports.sections_forensics import (
     fingerprint_from_battery,
+    run_forensics,
     section_battery,
     section_blank_invalid,
     section_digits,
 )
 from electwatch.reports.sections_turnout import section_turnout
-from electwatch.reports.tables import TableWriter, fmt_value, pct
-
-#: stations with fewer registered voters are left out of the histograms and the
-#: fingerprint (Klimek et al. 2012; Kobak et al. 2016): they take few distinct values
-MIN_VOTERS = 100
+from electwatch.reports.tables import Formatter, TableWriter
 
 
 def sha256_file(path: str | Path) -> str:
@@ -61,25 +69,6 @@ def sha256_file(path: str | Path) -> str:
 def input_file(role: str, path: str | Path) -> InputFile:
     p = Path(path)
     return InputFile(role=role, path=str(p), sha256=sha256_file(p), size=p.stat().st_size)
-
-
-@dataclass
-class ReportContext:
-    """Everything a section builder needs: inputs, writers, options."""
-
-    out_dir: Path
-    figures: figs.FigureWriter
-    tables: TableWriter
-    results: ElectionResults | None
-    observations: Any  # electwatch.turnout.Observations
-    claims: Any  # electwatch.claims.Ledger
-    seed: int
-    official_turnout: float | None
-    extras: dict[str, Any] = field(default_factory=dict)
-    #: progress within the running step: ``step_progress(detail, fraction_of_step)``
-    step_progress: ProgressCallback = no_progress
-    #: keyword arguments for :func:`electwatch.forensics.run_battery` (n_bootstrap, n_mc...)
-    forensics_options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -128,12 +117,14 @@ def section_summary(ctx: ReportContext) -> list[Section]:
                 f"simulator ({r.source.note or 'simulated'}).",
             )
         )
+    counts = report_counts(r, run_forensics(ctx))
+    ctx.extras["counts"] = counts
     sec.items += [
         ("election", s.election),
         ("contest", f"{s.contest} (round {s.round})"),
         ("source", r.source.path),
         ("column mapping", r.source.mapping or "—"),
-        ("stations", f"{s.stations:,}"),
+        ("stations", f"{counts.stations:,}"),
         ("stations abroad", f"{s.stations_abroad:,}"),
         ("stations with a register", f"{s.stations_with_register:,}"),
         ("registered voters", fmt_value(s.registered)),
@@ -145,8 +136,10 @@ def section_summary(ctx: ReportContext) -> list[Section]:
         ("turnout (cast / registered)", pct(s.turnout)),
         ("leader", s.winner or "—"),
     ]
-    for level, k in s.area_counts.items():
+    for level, k in counts.areas.items():
         sec.items.append((f"areas: {level}", f"{k:,}"))
+    for level, k in counts.flagged.items():
+        sec.items.append((f"flagged areas: {level}", f"{k:,} of {counts.areas[level]:,}"))
     cand = (
         pl.DataFrame(
             {
@@ -179,7 +172,7 @@ def section_summary(ctx: ReportContext) -> list[Section]:
             )
             .sort("cast", descending=True)
         )
-        f = {"turnout": pct, "leader_share": pct, "invalid_share": pct}
+        f: dict[str, Formatter] = {"turnout": pct, "leader_share": pct, "invalid_share": pct}
         sec.tables.append(
             ctx.tables.save(
                 area,
@@ -224,8 +217,7 @@ def section_histograms(ctx: ReportContext) -> Section:
     if r is None:
         sec.omitted = "no results file was given (--results)"
         return sec
-    reg = r.registered
-    keep = reg >= MIN_VOTERS
+    keep = analysed_mask(r, ctx.extras.get("forensics"))
     n_keep = int(keep.sum())
     if n_keep == 0:
         sec.omitted = (
@@ -242,7 +234,7 @@ def section_histograms(ctx: ReportContext) -> Section:
                 fig,
                 "turnout_hist",
                 "Turnout by station",
-                f"{n_keep:,} stations with at least {MIN_VOTERS} registered voters, in 0.1-point "
+                f"{n_keep:,} stations ({ANALYSED}), in 0.1-point "
                 "bins; bins on whole percents in vermillion (tap or hover a bar for its count). "
                 "Spikes at whole (and round) percents are what falsified protocols leave.",
                 tips,
@@ -250,6 +242,8 @@ def section_histograms(ctx: ReportContext) -> Section:
         )
     share = _leader_share(r)
     keep_s = (r.cast >= MIN_VOTERS) if r.has_registers is False else keep
+    if not r.has_registers:
+        n_keep = int(keep_s.sum())
     if r.winner and int(keep_s.sum()):
         fig, tips = figs.integer_percent_histogram(
             share[keep_s] * 100,
@@ -262,7 +256,8 @@ def section_histograms(ctx: ReportContext) -> Section:
                 fig,
                 "share_hist",
                 "Leader's share by station",
-                f"Share of ballots cast for the leader, {r.winner}, same stations and bins as "
+                f"Share of ballots cast for the leader, {r.winner}, at the same "
+                f"{int(keep_s.sum()):,} stations ({ANALYSED}) and in the same bins as "
                 "above; whole-percent bins in vermillion.",
                 tips,
             )
@@ -288,7 +283,7 @@ def section_fingerprint(ctx: ReportContext) -> Section:
         counts, xe, ye, model, n = from_battery
         share_of = "valid votes"
     else:
-        keep = r.registered >= MIN_VOTERS
+        keep = analysed_mask(r)
         n = int(keep.sum())
         counts, xe, ye = figs.fingerprint_counts(r.turnout()[keep], _leader_share(r)[keep])
         share_of = "ballots cast"
@@ -308,12 +303,13 @@ def section_fingerprint(ctx: ReportContext) -> Section:
             fig,
             "fingerprint",
             "Election fingerprint",
-            f"Stations ({n:,} with at least {MIN_VOTERS} registered voters) counted in 1% × 1% "
+            f"Stations ({n:,}: {ANALYSED}) counted in 1% × 1% "
             f"cells of turnout and the leader's share of {share_of}; log colour scale. A fair "
             "election is one compact blob; a streak towards the top-right corner (100% "
             "turnout, 100% for the leader) is the pattern ballot stuffing produces."
             + (
-                " White contours: the fitted Klimek et al. model (50%, 90%, 99% of its stations)."
+                " White contours (dark-edged): the fitted Klimek et al. model, enclosing 50%, 90% "
+                "and 99% of its stations."
                 if model is not None
                 else ""
             ),
@@ -387,6 +383,10 @@ def section_reproducibility(
 # --- the driver ------------------------------------------------------------------
 
 
+def _step_detail(bar: _Progress, i: int, label: str, detail: str, fraction: float) -> None:
+    bar.step(i, f"{label}: {detail}", fraction)
+
+
 def _guard(step: _Step, ctx: ReportContext) -> list[Section]:
     """Run one section builder; a failure becomes a visible note, not a crash."""
     try:
@@ -400,11 +400,22 @@ def _guard(step: _Step, ctx: ReportContext) -> list[Section]:
     return out if isinstance(out, list) else [out]
 
 
+def _run_battery(ctx: ReportContext) -> list[Section]:
+    run_forensics(ctx)
+    return []
+
+
 def default_steps() -> list[_Step]:
     return [
+        # the battery runs first (every section and count reads it); no section of its own
+        _Step("battery", "Forensics battery", 12.0, _run_battery),
         _Step("summary", "Data summary", 1.0, section_summary),
         _Step("turnout", "Turnout estimate vs. claims", 2.0, section_turnout),
-        _Step("forensics", "Forensics battery", 12.0, section_battery),
+        _Step("forensics", "Forensics battery", 0.5, section_battery),
+        _Step("drilldown", "Areas: drill-down", 0.5, section_drilldown),
+        _Step("map", "Maps", 0.5, section_map),
+        _Step("areas", "Selected areas", 0.2, area_sections),
+        _Step("compare", "Comparison with another election", 4.0, section_compare),
         _Step("fingerprint", "Election fingerprint", 1.5, section_fingerprint),
         _Step("distributions", "Turnout and vote-share distributions", 2.5, section_histograms),
         _Step("digits", "Digit tests", 1.0, section_digits),
@@ -427,8 +438,13 @@ def build_report(
     extras: dict[str, Any] | None = None,
     forensics_options: dict[str, Any] | None = None,
     figure_formats: tuple[str, ...] = ("png", "svg"),
+    options: dict[str, Any] | None = None,
 ) -> ReportOutput:
     """Write ``report.html`` (self-contained), ``report.json``, figures/ and tables/.
+
+    ``options``: ``areas`` (names given a section each), ``geo`` and ``geo_key`` (a
+    GeoJSON file and the property naming the top-level areas, for the maps),
+    ``compare`` (another election's results for the comparison section).
 
     ``progress(step, fraction)`` is called as the work advances (fraction of the whole
     report in [0, 1]). ``forensics_options`` go to
@@ -450,21 +466,25 @@ def build_report(
         official_turnout=official_turnout,
         extras=dict(extras or {}),
         forensics_options=dict(forensics_options or {}),
+        options=dict(options or {}),
     )
+    if ctx.options.get("geo"):
+        load_shapes(ctx.options["geo"], str(ctx.options.get("geo_key") or "name"))  # fail early
     steps = default_steps()
     bar = _Progress(callback, [s.weight for s in steps] + [0.5])
     sections: list[Section] = []
     timings: dict[str, float] = {}
     for i, step in enumerate(steps):
         bar.step(i, step.label)
-        ctx.step_progress = lambda detail, f, i=i, label=step.label: bar.step(
-            i, f"{label}: {detail}", f
-        )
+        ctx.step_progress = functools.partial(_step_detail, bar, i, step.label)
         t0 = time.perf_counter()
         sections += _guard(step, ctx)
         timings[step.id] = time.perf_counter() - t0
     bar.step(len(steps), "Writing the report")
     t0 = time.perf_counter()
+    # findings first: computed from the results.json written beside the report
+    sections.insert(0, *_guard(_Step("findings", "Findings", 0.0, section_findings), ctx))
+    write_results_json(ctx)
     generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
     sections.append(section_methods(sections))
     sections.append(section_reproducibility(ctx, list(inputs), command_line, generated))
@@ -477,6 +497,7 @@ def build_report(
             subtitle=_subtitle(results, ctx),
             synthetic=synthetic,
             generated=generated,
+            language=str(ctx.options.get("language") or "en"),
         ),
         encoding="utf-8",
     )
@@ -531,7 +552,13 @@ def _subtitle(results: ElectionResults | None, ctx: ReportContext) -> list[str]:
 
 
 def render_html(
-    sections: list[Section], *, title: str, subtitle: list[str], synthetic: bool, generated: str
+    sections: list[Section],
+    *,
+    title: str,
+    subtitle: list[str],
+    synthetic: bool,
+    generated: str,
+    language: str = "en",
 ) -> str:
     env = Environment(
         loader=PackageLoader("electwatch.reports", "templates"),
@@ -545,7 +572,20 @@ def render_html(
             if k not in used:
                 used.append(k)
     refs = [REFERENCES[k] for k in used]
+    env.globals["area_anchor"] = area_anchor
+    tr = report_language(language)
+    env.globals["_"] = tr.gettext
+    env.globals["digits"] = tr.digits
+
+    def headline(f: Any) -> str:
+        if f.values or f.family == "none":
+            return tr.digits(render_headline(f.family, f.values, tr.gettext))
+        return str(f.headline)
+
+    env.globals["headline"] = headline
     return env.get_template("report.html.j2").render(
+        lang=tr.locale,
+        dir=tr.direction,
         title=title,
         subtitle=subtitle,
         synthetic=synthetic,

@@ -78,7 +78,13 @@ def demo_claims(results: ElectionResults, observations: pl.DataFrame) -> str:
     wrong_voters = round(per_station * s.stations * 1.08 / 1e5) / 10  # an 8% slip
     bound = math.floor((s.turnout or 0) * 100 - 10)
     subject = "Demo election (SYNTHETIC)"
-    claims = [
+    ranked = sorted(s.candidate_votes, key=lambda k: -s.candidate_votes[k])
+    runner_up = ranked[1] if len(ranked) > 1 else ranked[0]
+    first_region = str(results.frame[results.area_levels[0]].sort()[0])
+    region_invalid = int(
+        results.frame.filter(pl.col(results.area_levels[0]) == first_region)["invalid"].sum()
+    )
+    claims: list[dict[str, object]] = [
         {
             "id": "commission-turnout",
             "source": "Election commission",
@@ -125,6 +131,30 @@ def demo_claims(results: ElectionResults, observations: pl.DataFrame) -> str:
             "inputs": {"per_station": "@observers-per-station", "stations": s.stations},
         },
         {
+            "id": "newspaper-turnout",
+            "source": "A newspaper",
+            "quantity": "turnout",
+            "value": f"about {round((s.turnout or 0) * 100)}%",
+            "relation": "about",
+            "method": "'about' the commission's figure, rounded to a whole percent",
+        },
+        {
+            "id": "runner-up-second",
+            "source": "A news agency",
+            "quantity": "rank",
+            "candidate": runner_up,
+            "value": "2nd",
+            "method": "'came second' nationally",
+        },
+        {
+            "id": "region-invalid",
+            "source": "Regional commission",
+            "quantity": "invalid",
+            "area": first_region,
+            "value": region_invalid,
+            "method": f"invalid ballots in {first_region} (checked against that region only)",
+        },
+        {
             "id": "opposition-bound",
             "source": "Opposition statement",
             "quantity": "turnout",
@@ -139,8 +169,13 @@ def demo_claims(results: ElectionResults, observations: pl.DataFrame) -> str:
     ]
     for c in claims:
         lines.append("[[claims]]")
-        c = {"subject": subject, **c, "notes": "SYNTHETIC claim about the electwatch demo"}
-        for k, v in c.items():
+        record: dict[str, object] = {
+            "subject": subject,
+            "election": "Demo election",
+            **c,
+            "notes": "SYNTHETIC claim about the electwatch demo",
+        }
+        for k, v in record.items():
             lines.append(f"{k} = {_toml(v)}")
         lines.append("")
     return "\n".join(lines)
@@ -155,7 +190,10 @@ def _toml(v: object) -> str:
 
 
 def demo_report(
-    out_dir: str | Path, seed: int = 0, progress: ProgressCallback | None = None
+    out_dir: str | Path,
+    seed: int = 0,
+    progress: ProgressCallback | None = None,
+    options: dict[str, object] | None = None,
 ) -> ReportOutput:
     """Simulate the example, then write the full report into ``out_dir``."""
     out = Path(out_dir)
@@ -186,4 +224,5 @@ def demo_report(
             "seeds": {"simulated election": seed, "observer campaign": seed + 1},
             "synthetic": True,
         },
+        options=dict(options or {}),
     )

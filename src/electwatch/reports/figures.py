@@ -198,7 +198,7 @@ def integer_percent_histogram(
                     )
         ax.set_xlabel(xlabel)
         ax.set_ylabel("stations")
-        ax.set_title(title, loc="left")
+        ax.set_title(_wrap(title, 70), loc="left")
         ax.legend(frameon=False, loc="upper left", fontsize=10)
     return fig, tips
 
@@ -265,10 +265,12 @@ def fingerprint_heatmap(
             xc = (np.asarray(x_edges)[:-1] + np.asarray(x_edges)[1:]) * 50
             yc = (np.asarray(y_edges)[:-1] + np.asarray(y_edges)[1:]) * 50
             if len(levels) > 0:
-                ax.contour(xc, yc, m, levels=levels, colors="white", linewidths=0.8)
+                # a dark halo under a white line: readable on every colour of the map
+                ax.contour(xc, yc, m, levels=levels, colors="black", linewidths=2.8, alpha=0.55)
+                ax.contour(xc, yc, m, levels=levels, colors="white", linewidths=1.3)
         ax.set_xlabel("turnout, %")
-        ax.set_ylabel(ylabel)
-        ax.set_title(title, loc="left")
+        ax.set_ylabel(_wrap(ylabel, 40))
+        ax.set_title(_wrap(title, 52), loc="left")
         ax.set_xlim(0, 100)
         ax.set_ylim(0, 100)
         ax.set_aspect("equal")
@@ -384,7 +386,7 @@ def digit_plot(
         ax.set_xticks(x, names)
         ax.set_xlabel(xlabel)
         ax.set_ylabel("share")
-        ax.set_title(_short(title, 60), loc="left", fontsize=11)
+        ax.set_title(_wrap(title, 46), loc="left", fontsize=11)
         lo = min(float(share.min()), float((p - half).min()))
         hi = max(float(share.max()), float((p + half).max()))
         pad = 0.1 * (hi - lo or 0.01)
@@ -463,9 +465,9 @@ def interval_chart(
             end = lo if side == "below" else hi
             ax.hlines(y, min(x, end), max(x, end), color=colour, linewidth=2, linestyles="--")
         ax.set_xlim(lo, hi)
-        ax.set_yticks(range(len(rows)), [_short(p.label) for p in reversed(rows)])
+        ax.set_yticks(range(len(rows)), [_wrap(p.label, 30) for p in reversed(rows)])
         ax.set_xlabel(xlabel)
-        fig.suptitle(title, x=0.01, ha="left")
+        fig.suptitle(_wrap(title, 70), x=0.01, ha="left")
         ax.grid(axis="x", color="#dddddd", linewidth=0.6)
         ax.set_axisbelow(True)
         ax.set_ylim(-0.7, len(rows) - 0.3)
@@ -475,6 +477,18 @@ def interval_chart(
 
 def _short(text: str, n: int = 40) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _wrap(text: str, width: int = 48, lines: int = 2) -> str:
+    """A title or label wrapped onto at most ``lines`` lines of ``width`` characters
+    (never cut mid-word; the last line ends in "…" only past ``lines``): the figure's
+    caption carries the full text."""
+    import textwrap
+
+    parts = textwrap.wrap(text, width) or [text]
+    if len(parts) > lines:
+        parts = [*parts[: lines - 1], _short(" ".join(parts[lines - 1 :]), width)]
+    return "\n".join(parts)
 
 
 # --- forensics figures drawn from results.json ---------------------------------------

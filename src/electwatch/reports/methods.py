@@ -169,8 +169,9 @@ METHODS: dict[str, Method] = {
         ),
         Method(
             "Digit plots",
-            "Observed digit shares as bars; the null (Benford's second-digit law, or a "
-            "uniform last digit) as a line, with the binomial 95% band for the same number "
+            "Observed digit shares as dots (vermillion outside the band); the null "
+            "(Benford's second-digit law, or a uniform last digit) as a line, with the "
+            "binomial 95% band for the same number "
             "of digits. Digits are extracted from integers, never from float strings.",
             ("mebane2006", "beber2012"),
         ),

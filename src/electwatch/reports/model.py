@@ -90,6 +90,10 @@ class Section:
     omitted: str | None = None  # why the section could not be produced
     #: preformatted text blocks (shown in <pre>)
     code: list[str] = field(default_factory=list)
+    #: findings shown as cards (the "findings" section; electwatch.reports.findings)
+    findings: list[Any] = field(default_factory=list)
+    #: HTML blocks built by the report itself with every text escaped (map, drill-down)
+    html: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -100,6 +104,7 @@ class Section:
             "callouts": [{"level": c.level, "text": c.text} for c in self.callouts],
             "figures": [f.to_dict() for f in self.figures],
             "tables": [t.to_dict() for t in self.tables],
+            "findings": [f.to_dict() for f in self.findings],
         }
 
 

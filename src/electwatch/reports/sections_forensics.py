@@ -8,18 +8,17 @@ the other sections say why they are not included.
 
 from __future__ import annotations
 
-import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import polars as pl
 
-from electwatch.reports import figures as figs
+import electwatch.reports.figures as figs
+from electwatch.core import formatting as fmt
+from electwatch.core.formatting import percent as pct
+from electwatch.core.formatting import value as fmt_value
+from electwatch.reports.context import ReportContext
 from electwatch.reports.model import Callout, Section
-from electwatch.reports.tables import fmt_value, pct
-
-if TYPE_CHECKING:
-    from electwatch.reports.builder import ReportContext
 
 NATIONAL = "national"
 #: flagged areas shown in the HTML (all of them are in the CSV/Parquet tables)
@@ -68,18 +67,8 @@ def _missing(sec: Section, ctx: ReportContext) -> bool:
     return False
 
 
-def _num(x: float | None, digits: int = 4) -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "—"
-    if abs(x) >= 1000:
-        return f"{x:,.0f}"
-    return f"{x:.{digits}g}"
-
-
 def _p(p: float | None) -> str:
-    if p is None or (isinstance(p, float) and not math.isfinite(p)):
-        return "—"
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+    return fmt.p_value(p, label=False)
 
 
 # --- the battery ----------------------------------------------------------------------
@@ -336,7 +325,8 @@ def section_digits(ctx: ReportContext) -> Section:
                 fig,
                 fig_id,
                 title,
-                f"Observed shares (points; vermillion outside the band) against {null_name} "
+                f"{r.subject}: observed shares (dots; vermillion outside the band) against "
+                f"{null_name} "
                 f"(line) with its binomial 95% band for n = {int(np.sum(counts)):,} counts. "
                 f"Test: {r.reading}.",
                 tips,

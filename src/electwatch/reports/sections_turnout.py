@@ -9,16 +9,16 @@ estimators; Rao & Wu 1988 rescaled bootstrap) and :mod:`electwatch.claims`.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
 
-from electwatch.reports import figures as figs
+import electwatch.reports.figures as figs
+from electwatch.core import formatting as fmt
+from electwatch.core.formatting import percent as pct
+from electwatch.core.formatting import value as fmt_value
+from electwatch.reports.context import ReportContext
 from electwatch.reports.model import Callout, Section
-from electwatch.reports.tables import fmt_value, pct
-
-if TYPE_CHECKING:
-    from electwatch.reports.builder import ReportContext
 
 #: bootstrap resamples of the turnout interval (the CLI's `estimate` default is 2000)
 N_RESAMPLES = 2000
@@ -26,9 +26,7 @@ _BAD = ("mismatch", "conflict")
 
 
 def _value(est: Any, v: float | None) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "—"
-    return pct(v) if est.quantity == "turnout" else f"{v:,.0f}"
+    return fmt.quantity_value(est.quantity, v)
 
 
 def estimates_frame(estimates: dict[str, Any]) -> pl.DataFrame:
@@ -74,6 +72,36 @@ def _claim_points(ledger: Any, quantity: str) -> list[figs.IntervalPoint]:
             )
         )
     return pts
+
+
+def _scoped_claims(ctx: ReportContext, sec: Section) -> Any:
+    """The claims about this report's election, round and whole area (the others are
+    named in a note, never plotted: a claim about another election is not evidence
+    about this one)."""
+    if ctx.claims is None or not hasattr(ctx.claims, "claims"):
+        return None
+    r = ctx.results
+    if r is None:
+        return ctx.claims
+    from electwatch.claims.ledger import Ledger, claim_scope
+
+    mine: dict[str, Any] = {}
+    other: dict[str, Any] = {}
+    for c in ctx.claims:
+        ok, why = claim_scope(c, r.election.name, r.contest.round)
+        (mine if ok else other)[c.id] = c if ok else why
+    if other:
+        sec.callouts.append(
+            Callout(
+                "info",
+                f"{len(other)} of {len(ctx.claims)} claims are not about this election "
+                f"({r.election.name}) and are left out: "
+                + "; ".join(f"{k} {why}" for k, why in list(other.items())[:5])
+                + (" ..." if len(other) > 5 else "")
+                + '. Give a claim election = "..." (and area, round) to place it.',
+            )
+        )
+    return Ledger({k: c for k, c in mine.items() if not c.area}, ctx.claims.file)
 
 
 def section_turnout(ctx: ReportContext) -> Section:
@@ -143,12 +171,14 @@ def section_turnout(ctx: ReportContext) -> Section:
                 note="ballots cast / registered",
             )
         )
-    if ctx.claims is not None:
-        points += _claim_points(ctx.claims, "turnout")
+    claims = _scoped_claims(ctx, sec)
+    if claims is not None:
+        points += _claim_points(claims, "turnout")
     if estimates:
+        assert main is not None  # estimates came with their main estimator
         sec.paragraphs.append(
             f"Observers counted voters at {main.n:,} of {main.total_stations:,} stations. "
-            "Each estimator expands those counts to all stations; the bars are "
+            "Each estimator expands those counts to all stations; the horizontal lines are "
             f"{main.confidence:.0%} confidence intervals and cover sampling error only — not "
             "how the stations were chosen, watch hours or observer undercount."
         )
@@ -172,7 +202,7 @@ def section_turnout(ctx: ReportContext) -> Section:
                 "claims_vs_estimates",
                 "Claims vs. estimates",
                 "Each estimate (blue, with its 95% interval), the official figure (black) and each "
-                "published turnout claim (vermillion; the bar is the range the claim's stated "
+                "published turnout claim (vermillion; the line is the range the claim's stated "
                 "digits allow) on one axis. Tap or hover a point for its numbers.",
                 tips,
             )
@@ -205,22 +235,31 @@ def section_turnout(ctx: ReportContext) -> Section:
         ctx.extras["reconciliation_json"] = rec.to_dict()
     if ctx.claims is not None:
         from electwatch.claims import ClaimError
+        from electwatch.claims.ledger import check_against_results
 
-        try:
-            report = check_ledger(ctx.claims, estimates=estimates or None, official=official)
-        except ClaimError as exc:
-            sec.callouts.append(
-                Callout("warning", f"Claims were checked for their own arithmetic only: {exc}")
-            )
-            report = check_ledger(ctx.claims)
+        # claims are held against the report's main estimate only (one row per claim,
+        # not one per estimator), and against their own area's official figures
+        main_only = {main.method: main} if main is not None else None
+        scoped = None
+        if r is not None:
+            scoped = check_against_results(ctx.claims, r, estimates=main_only)
+            report = scoped.report
+        else:
+            try:
+                report = check_ledger(ctx.claims, estimates=main_only)
+            except ClaimError as exc:
+                sec.callouts.append(
+                    Callout("warning", f"Claims were checked for their own arithmetic only: {exc}")
+                )
+                report = check_ledger(ctx.claims)
         rows = claims_table_rows(report)
         cols = ["claim", "check", "status", "stated", "reference", "against", "detail"]
-        frame = (
+        claims_frame = (
             pl.DataFrame([list(r) for r in rows], schema=cols, orient="row")
             if rows
             else (pl.DataFrame(schema=dict.fromkeys(cols, pl.String)))
         )
-        frame = frame.with_columns(flag=pl.col("status").is_in(list(_BAD)))
+        claims_frame = claims_frame.with_columns(flag=pl.col("status").is_in(list(_BAD)))
         counts = report.counts()
         bad = counts.get("mismatch", 0) + counts.get("conflict", 0)
         sec.callouts.append(
@@ -233,12 +272,12 @@ def section_turnout(ctx: ReportContext) -> Section:
         )
         sec.tables.append(
             ctx.tables.save(
-                frame,
+                claims_frame,
                 "claims_checks",
                 "Claims: arithmetic, consistency, vs. estimates and official results",
                 flag_column="flag",
                 max_rows=60,
             )
         )
-        ctx.extras["claims_json"] = report.to_dict()
+        ctx.extras["claims_json"] = scoped.to_dict() if scoped is not None else report.to_dict()
     return sec

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,35 +9,10 @@ from typing import Any
 
 import polars as pl
 
+from electwatch.core.formatting import value as fmt_value
 from electwatch.reports.model import TableRef
 
 Formatter = Callable[[Any], str]
-
-
-def fmt_value(value: Any) -> str:
-    """Default display format: thousands separators for ints, 4 significant digits."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "—"
-        if value == 0 or 1e-3 <= abs(value) < 1e6:
-            return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.1f}"
-        return f"{value:.3e}"
-    if isinstance(value, list | tuple):
-        return ", ".join(fmt_value(v) for v in value)
-    return str(value)
-
-
-def pct(value: Any, digits: int = 2) -> str:
-    """A share in [0, 1] as a percentage."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    return f"{float(value) * 100:.{digits}f}%"
 
 
 @dataclass
