@@ -109,15 +109,9 @@ TOP_LEVEL_MODULES = {ROOT, f"{ROOT}.errors"}
 
 #: rule -> {module: who removes the violation}. Strict xfails, see the docstring.
 KNOWN_VIOLATIONS: dict[str, dict[str, str]] = {
-    "drawing": {
-        "electwatch.forensics.fingerprint": "forensics helper: drawing moves to reports/figures.py",
-    },
-    "dependencies": {
-        "electwatch.turnout.validation": "quickcount helper: the study moves out of the package",
-    },
-    "cycles": {
-        "electwatch.reports.builder": "reports helper: builder <-> sections_* cycle",
-    },
+    "drawing": {},
+    "dependencies": {},
+    "cycles": {},
 }
 
 

@@ -36,7 +36,7 @@ def test_check_against_estimate_json(tmp_path):
     assert est.exit_code == 0, est.output
     path = tmp_path / "seed.json"
     path.write_text(est.output, encoding="utf-8")
-    res = runner.invoke(app, ["claims", "check", EXAMPLE, "-e", str(path),
+    res = runner.invoke(app, ["claims", "check", EXAMPLE, "--estimate", str(path),
                               "--subject", "national election", "--json"])  # fmt: skip
     assert res.exit_code == 0, res.output
     d = json.loads(res.output)

@@ -44,11 +44,7 @@ FACADE = "electwatch"
 
 #: module path in the wheel -> who moves it out. Strict xfails: when a module has
 #: moved, its test XPASSes, which fails, and the entry must be deleted.
-KNOWN_DEV_MODULES = {
-    "electwatch/web/testing.py": "intake-sec helper moves it out of the package",
-    "electwatch/web/loadtest.py": "intake-sec helper moves it out of the package",
-    "electwatch/turnout/validation.py": "quickcount helper moves the study to scripts/",
-}
+KNOWN_DEV_MODULES: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")

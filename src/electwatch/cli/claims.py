@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from electwatch.cli.common import out, print_json, user_errors
+from electwatch.cli.common import deprecated_option, out, print_json, user_errors
 
 _STYLE = {
     "ok": "green",
@@ -55,19 +55,23 @@ def register(app: typer.Typer) -> None:
     def check(
         file: Path = typer.Argument(..., help="Claims TOML file."),
         results: Path | None = typer.Option(
-            None, "--results", "-r", help="Official results to hold the claims against."
+            None, "--results", help="Official results to hold the claims against."
         ),
+        results_short: Path | None = typer.Option(None, "-r", hidden=True),  # deprecated
+        estimate_short: list[Path] | None = typer.Option(None, "-e", hidden=True),  # deprecated
         mapping: str | None = typer.Option(None, "--mapping", "-m"),
         estimate: list[Path] | None = typer.Option(
             None,
             "--estimate",
-            "-e",
             help="JSON from `electwatch estimate --json` (repeatable).",
         ),
         subject: str | None = typer.Option(
             None, help="Subject the estimates/results are about (prefix of claims' subject)."
         ),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+        quiet: bool = typer.Option(
+            False, "--quiet", "-q", help="Print nothing; the exit code tells (with --strict)."
+        ),
         strict: bool = typer.Option(
             False, help="Exit with code 1 if any check is a mismatch or conflict."
         ),
@@ -80,6 +84,10 @@ def register(app: typer.Typer) -> None:
             official_figures,
         )
 
+        if results_short is not None:
+            results = deprecated_option(results_short, "-r", "--results")
+        if estimate_short:
+            estimate = [*(estimate or []), *deprecated_option(estimate_short, "-e", "--estimate")]
         with user_errors():
             ledger = load_claims(file)
             res = None
@@ -108,8 +116,8 @@ def register(app: typer.Typer) -> None:
                 )  # fmt: skip
         if as_json:
             print_json({**report.to_dict(), "excluded": excluded})
-        else:
-            t = Table(title=f"Claims ledger: {file}")
+        elif not quiet:
+            t = Table(title=escape(f"Claims ledger: {file}"))
             for col in ("claim", "check", "status", "stated", "reference", "against", "detail"):
                 t.add_column(col, overflow="fold")
             for row in claims_table_rows(report):

@@ -131,18 +131,27 @@ def validate(
 
 
 @mappings_app.callback()
-def mappings(ctx: typer.Context) -> None:
+def mappings(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print {name: path} as JSON."),
+) -> None:
     """List the built-in column mappings (or draft one: `mappings init FILE`)."""
     if ctx.invoked_subcommand is None:
-        list_mappings()
+        list_mappings(as_json)
 
 
 @mappings_app.command("list")
-def list_mappings() -> None:
+def list_mappings(
+    as_json: bool = typer.Option(False, "--json", help="Print {name: path} as JSON."),
+) -> None:
     """List the built-in column mappings."""
     from electwatch.data import builtin_mappings
 
-    for name, path in sorted(builtin_mappings().items()):
+    found = {name: str(path) for name, path in sorted(builtin_mappings().items())}
+    if as_json:
+        print_json(found)
+        return
+    for name, path in found.items():
         typer.echo(f"{name}\t{path}")
 
 

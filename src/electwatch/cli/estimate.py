@@ -26,7 +26,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from electwatch.cli.common import console, out, print_json, user_errors
+from electwatch.cli.common import console, deprecated_option, out, print_json, user_errors
 from electwatch.core import formatting
 
 
@@ -181,10 +181,10 @@ def estimate(
         "--snapshots",
         help="Cumulative snapshot readings (CSV or JSON; docs/observations.md).",
     ),
+    frame_short: Path | None = typer.Option(None, "-f", hidden=True),  # deprecated
     frame: Path | None = typer.Option(
         None,
         "--frame",
-        "-f",
         help="Station frame: a results file, or a CSV of station_id, "
         "registered and stratum columns.",
     ),
@@ -220,6 +220,8 @@ def estimate(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors (and --json)."),
 ) -> None:
     """Estimate turnout and vote shares from observed stations; reconcile with a claim."""
+    if frame_short is not None:
+        frame = deprecated_option(frame_short, "-f", "--frame")
     result = _run(
         observed_stations, counted, total_stations, eligible, claim, station_sd, observations,
         snapshots, frame, sample, mapping, allow_inconsistent, strata, profile, polls,

@@ -26,7 +26,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from electwatch.cli.common import console, out, progress_bar, user_errors
+from electwatch.cli.common import console, deprecated_option, out, progress_bar, user_errors
 from electwatch.core import formatting
 from electwatch.errors import ElectwatchError
 
@@ -219,7 +219,7 @@ def run(
     if file.is_dir():
         raise ForensicsCliError(f"{file}: is a folder, expected a results file")
     if n_bootstrap < 0 or n_mc < 0:
-        raise ForensicsCliError("--bootstrap and --mc must be >= 0")
+        raise ForensicsCliError("--bootstrap and --monte-carlo-runs must be >= 0")
     if t0 is not None and not 0 <= t0 <= 99:
         raise ForensicsCliError(f"--t0 must be a whole percent from 0 to 99, not {t0}")
     if compat not in (None, "eftoolkit"):
@@ -264,13 +264,16 @@ def forensics(
     level: list[str] | None = typer.Option(
         None,
         "--level",
-        "-l",
         metavar="LEVEL",
         help="Area level(s) to test besides national; repeat the option. "
         "Default: every level of the file. 'national' alone: national only.",
     ),
     bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for the CIs."),
-    mc: int = typer.Option(1000, "--mc", help="Monte Carlo runs of the integer-percent null."),
+    mc: int = typer.Option(
+        1000, "--monte-carlo-runs", help="Monte Carlo runs of the integer-percent null."
+    ),
+    mc_old: int | None = typer.Option(None, "--mc", hidden=True),  # deprecated spelling
+    level_short: list[str] | None = typer.Option(None, "-l", hidden=True),  # deprecated
     seed: int = typer.Option(0, help="Random seed (runs are reproducible)."),
     out_dir: Path | None = typer.Option(
         None, "--out", "-o", help="Output folder (default: forensics-<file stem>/)."
@@ -324,6 +327,10 @@ def forensics(
     ),
 ) -> None:
     """Run the forensics battery on a results file; write results.json/.csv and figures."""
+    if mc_old is not None:
+        mc = deprecated_option(mc_old, "--mc", "--monte-carlo-runs")
+    if level_short:
+        level = [*(level or []), *deprecated_option(level_short, "-l", "--level")]
     if out_dir is None:
         stem = file.name.split(".")[0] or "results"
         out_dir = Path(f"forensics-{stem}")

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from electwatch.cli.common import out, print_json, progress_bar, user_errors
+from electwatch.cli.common import deprecated_option, out, print_json, progress_bar, user_errors
 
 
 def register(app: typer.Typer) -> None:
@@ -17,8 +17,9 @@ def register(app: typer.Typer) -> None:
 
 def report(
     results: Path | None = typer.Option(
-        None, "--results", "-r", help="Official results file: CSV (.csv/.zip/.gz), Parquet, Excel."
+        None, "--results", help="Official results file: CSV (.csv/.zip/.gz), Parquet, Excel."
     ),
+    results_short: Path | None = typer.Option(None, "-r", hidden=True),  # deprecated
     mapping: str | None = typer.Option(
         None, "--mapping", "-m", help="Mapping TOML file or built-in name (see `mappings`)."
     ),
@@ -57,6 +58,8 @@ def report(
     ),
 ) -> None:
     """Write a self-contained HTML report for a results file, observations, claims or all."""
+    if results_short is not None:
+        results = deprecated_option(results_short, "-r", "--results")
     import shlex
 
     from electwatch.reports.builder import report_from_files
