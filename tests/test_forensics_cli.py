@@ -123,7 +123,10 @@ def test_default_output_folder(runner, clean_file, tmp_path, monkeypatch):
     [
         (["forensics", "does-not-exist.csv"], "does-not-exist.csv: file not found"),
         (["forensics", "{clean}", "--level", "province"], "no area level 'province'"),
-        (["forensics", "{clean}", "--bootstrap", "-5"], "--bootstrap and --monte-carlo-runs must be >= 0"),
+        (
+            ["forensics", "{clean}", "--bootstrap", "-5"],
+            "--bootstrap and --monte-carlo-runs must be >= 0",
+        ),
     ],
 )
 def test_bad_arguments_are_one_line_errors(runner, clean_file, tmp_path, args, message):

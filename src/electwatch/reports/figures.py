@@ -16,6 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import matplotlib.ticker
@@ -34,7 +35,7 @@ GREEN = "#009E73"
 GREY = "#666666"
 ORANGE = "#E69F00"
 
-_RC = {
+_RC: Any = {  # matplotlib types rc keys as Literals; this dict is checked by use
     "svg.fonttype": "path",  # text as paths: renders the same without any font installed
     "svg.hashsalt": "electwatch",  # deterministic ids
     "font.size": 12,
@@ -184,17 +185,17 @@ def integer_percent_histogram(
         ax.set_xlim(lo, hi)
         if top > 0:
             ax.set_ylim(0, top)
-            for k, ha in ((0, "left"), (counts.size - 1, "right")):
-                if counts[k] > top:
+            for edge, ha in ((0, "left"), (int(counts.size) - 1, "right")):
+                if counts[edge] > top:
                     ax.annotate(
-                        f"{centres[k]:.0f}%: {counts[k]:,} ↑",
-                        xy=(centres[k], top),
+                        f"{centres[edge]:.0f}%: {counts[edge]:,} ↑",
+                        xy=(centres[edge], top),
                         xytext=(-3 if ha == "right" else 3, -3),
                         textcoords="offset points",
                         ha=ha,
                         va="top",
                         fontsize=10,
-                        color=VERMILLION if whole[k] else BLUE,
+                        color=VERMILLION if whole[edge] else BLUE,
                     )
         ax.set_xlabel(xlabel)
         ax.set_ylabel("stations")
@@ -281,7 +282,7 @@ def _mass_levels(m: np.ndarray, masses: Sequence[float]) -> np.ndarray:
     """Density levels whose superlevel sets hold the given shares of the total mass."""
     v = np.sort(m.ravel())[::-1]
     cum = np.cumsum(v) / v.sum()
-    levels = [v[min(np.searchsorted(cum, q), v.size - 1)] for q in masses]
+    levels = [v[min(int(np.searchsorted(cum, q)), v.size - 1)] for q in masses]
     return np.unique(np.asarray([lv for lv in levels if lv > 0]))
 
 
