@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-import electwatch
+from electwatch.i18n import LOCALE_DIR  # the one translation folder of the project
 
-LOCALE_DIR = Path(electwatch.__file__).resolve().parent / "i18n" / "locale"
 DOMAIN = "reports"
 #: shipped report languages: code -> writing direction
 LANGUAGES = {"en": "ltr", "fa": "rtl"}
