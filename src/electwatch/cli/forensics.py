@@ -26,7 +26,14 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from electwatch.cli.common import console, deprecated_option, out, progress_bar, user_errors
+from electwatch.cli.common import (
+    console,
+    deprecated_option,
+    out,
+    print_table,
+    progress_bar,
+    user_errors,
+)
 from electwatch.core import formatting
 from electwatch.errors import ElectwatchError
 
@@ -382,7 +389,7 @@ def forensics(
         sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
         return
     if not quiet:
-        out.print(summary_table(report))
+        print_table(summary_table(report))
         for na in report.not_applicable:
             if na.level in (None, "national"):
                 console.print(f"[yellow]not applicable[/] {escape(str(na))}", highlight=False)
