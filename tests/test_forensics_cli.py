@@ -42,7 +42,7 @@ def clean_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_results(results, tmp_path_factory.mktemp("sim") / "clean.csv")
 
 
-FAST = ["--bootstrap", "200", "--mc", "200"]
+FAST = ["--bootstrap", "200", "--monte-carlo-runs", "200"]
 
 
 def test_json_output_and_files_on_fraudulent_election(runner, fraud_file, tmp_path):
@@ -175,7 +175,7 @@ def test_real_2011_national(runner, duma_2011_path, tmp_path):
         app,
         [
             *("forensics", str(duma_2011_path), "--level", "national", "--bootstrap", "100"),
-            *("--mc", "100", "--no-klimek", "--json", "--out", str(tmp_path / "o")),
+            *("--monte-carlo-runs", "100", "--no-klimek", "--json", "--out", str(tmp_path / "o")),
         ],
     )
     assert res.exit_code == 0, res.output
