@@ -86,3 +86,60 @@ def test_catalogues_are_complete_and_compiled() -> None:
         check=False,
     )
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def _compile_script(monkeypatch: pytest.MonkeyPatch):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "compile_catalogues", ROOT / "scripts" / "compile_catalogues.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    # its dataclass looks its module up in sys.modules
+    monkeypatch.setitem(sys.modules, spec.name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_check_covers_the_report_catalogue(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An untranslated report message or a reports.mo older than reports.po fails the
+    check (on a copy of the locale folder)."""
+    import shutil
+
+    script = _compile_script(monkeypatch)
+    locale_dir = tmp_path / "locale"
+    shutil.copytree(script.LOCALE_DIR, locale_dir)
+    monkeypatch.setattr(script, "LOCALE_DIR", locale_dir)
+    assert script.problems() == []
+    po = locale_dir / "fa" / "LC_MESSAGES" / "reports.po"
+    text = po.read_text(encoding="utf-8")
+    # a template message (extracted) and a run-time one (declared by the report)
+    text = text.replace('msgstr "نقشه‌ها"', 'msgstr ""', 1)
+    text = text.replace('msgstr "میلیون"', 'msgstr ""', 1)
+    po.write_text(text, encoding="utf-8")
+    found = script.problems()
+    assert "fa/reports: untranslated 'Maps'" in found
+    assert "fa/reports: untranslated 'million'" in found
+    assert f"{po.with_suffix('.mo')} is stale: run scripts/compile_catalogues.py" in found
+    (locale_dir / "fa" / "LC_MESSAGES" / "reports.po").unlink()
+    assert "fa: no catalogue of domain 'reports'" in script.problems()
+
+
+def test_the_report_and_the_pages_load_catalogues_the_same_way() -> None:
+    import gettext
+
+    from electwatch.i18n import LOCALE_DIR, catalogue
+    from electwatch.reports.language import report_language
+
+    fa = report_language("fa")
+    assert fa.translations is catalogue("reports", "fa")
+    assert isinstance(fa.translations, gettext.GNUTranslations)
+    assert translator("fa").translations is catalogue("electwatch", "fa")
+    assert (LOCALE_DIR / "fa" / "LC_MESSAGES" / "reports.mo").is_file()
+    assert fa.gettext("Maps") == "نقشه‌ها" and fa.gettext("unknown id") == "unknown id"
+    assert report_language("en").gettext("Maps") == "Maps"
+    with pytest.raises(ValueError, match="no locale"):
+        catalogue("reports", "xx")

@@ -111,6 +111,18 @@ def test_wheel_holds_the_product(wheel):
     assert not any(n.startswith(("tests/", "benchmarks/", "scripts/")) for n in names)
 
 
+def test_wheel_ships_every_compiled_catalogue(wheel):
+    """The web pages and the report load their messages from the .mo files
+    (electwatch.i18n.catalogue): each committed one must be in the wheel."""
+    names = set(wheel.namelist())
+    src = ROOT / "src"
+    catalogues = sorted((src / "electwatch" / "i18n" / "locale").glob("*/LC_MESSAGES/*.mo"))
+    shipped = {p.relative_to(src).as_posix() for p in catalogues}
+    assert "electwatch/i18n/locale/fa/LC_MESSAGES/reports.mo" in shipped
+    assert "electwatch/i18n/locale/fa/LC_MESSAGES/electwatch.mo" in shipped
+    assert shipped <= names, sorted(shipped - names)
+
+
 def test_no_development_module_beyond_the_known_ones(wheel):
     found = dev_modules(wheel)
     new = {path: why for path, why in found.items() if path not in KNOWN_DEV_MODULES}

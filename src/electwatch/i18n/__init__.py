@@ -1,8 +1,11 @@
 """Translations shared by the web service and the reports (gettext catalogues).
 
 English is the source language (the message ids); Persian ships in
-``locale/fa/LC_MESSAGES/electwatch.po`` with its compiled ``.mo`` beside it
-(``scripts/compile_catalogues.py`` rebuilds it; a test fails when it is stale).
+``locale/fa/LC_MESSAGES/<domain>.po`` with its compiled ``.mo`` beside it
+(``scripts/compile_catalogues.py`` rebuilds them; a test fails when one is stale or a
+message is untranslated). Two gettext domains share the folder and the machinery
+(:func:`catalogue`): ``electwatch``, the web pages (:func:`translator`), and
+``reports``, the HTML report (:mod:`electwatch.reports.language`).
 
     >>> t = translator("fa")
     >>> t.direction, t.gettext("Sign in")
@@ -36,6 +39,7 @@ __all__ = [
     "LOCALE_DIR",
     "JalaliDate",
     "Translator",
+    "catalogue",
     "from_jalali",
     "negotiate",
     "to_jalali",
@@ -112,10 +116,17 @@ class Translator:
         return {m: self.translations.gettext(m) for m in messages}
 
 
-def _load(locale: str) -> gettext.NullTranslations:
+@cache
+def catalogue(domain: str, locale: str) -> gettext.NullTranslations:
+    """The compiled gettext catalogue ``LOCALE_DIR/<locale>/LC_MESSAGES/<domain>.mo`` of
+    a shipped locale code (``"fa"``); English, the language of the message ids, needs
+    none. A shipped locale without the domain's ``.mo`` raises ``FileNotFoundError``
+    (a packaging defect, which ``compile_catalogues.py --check`` reports)."""
+    if locale not in LOCALES:
+        raise ValueError(f"no locale {locale!r}; shipped: {sorted(LOCALES)}")
     if locale == DEFAULT_LOCALE:
         return gettext.NullTranslations()
-    return gettext.translation(DOMAIN, LOCALE_DIR, languages=[locale])
+    return gettext.translation(domain, LOCALE_DIR, languages=[locale])
 
 
 @cache
@@ -125,7 +136,7 @@ def translator(locale: str | None = None) -> Translator:
     code = (locale or DEFAULT_LOCALE).replace("_", "-").split("-")[0].lower()
     if code not in LOCALES:
         code = DEFAULT_LOCALE
-    return Translator(code, _load(code))
+    return Translator(code, catalogue(DOMAIN, code))
 
 
 def negotiate(accept_language: str | None, available: tuple[str, ...] | None = None) -> str:

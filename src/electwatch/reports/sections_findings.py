@@ -11,6 +11,14 @@ from electwatch.reports.counts import report_counts
 from electwatch.reports.findings import findings
 from electwatch.reports.model import Section
 
+#: the section's first paragraph (a message id of the ``reports`` catalogue)
+INTRODUCTION = (
+    "What the official results show, strongest first. Only tests whose false-positive "
+    "rate was checked on clean simulated elections make a finding; each says how strong "
+    "it is, what it does not show, and links to its evidence below. The same findings "
+    "are in results.json."
+)
+
 
 def results_payload(ctx: ReportContext) -> dict[str, Any] | None:
     """``results.json``: the battery's results (every area), the report's counts and
@@ -51,10 +59,5 @@ def section_findings(ctx: ReportContext) -> Section:
         return sec
     found = findings(data)
     sec.findings = found
-    sec.paragraphs.append(
-        "What the official results show, strongest first. Only tests whose false-positive "
-        "rate was checked on clean simulated elections make a finding; each says how strong "
-        "it is, what it does not show, and links to its evidence below. The same findings "
-        "are in results.json."
-    )
+    sec.paragraphs.append(INTRODUCTION)
     return sec
