@@ -289,7 +289,7 @@ def main() -> int:
     ap.add_argument("--img", type=Path, default=ROOT / "docs" / "img")
     ap.add_argument("--json", type=Path, default=ROOT / "docs" / "forensics_worked_example.json")
     ap.add_argument("--bootstrap", type=int, default=1000)
-    ap.add_argument("--mc", type=int, default=1000)
+    ap.add_argument("--monte-carlo-runs", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument(
         "--tables-only", action="store_true", help="print the tables from the saved JSON"

@@ -208,7 +208,7 @@ def test_cli_exits_0_on_a_file_without_register(thousand: ElectionResults, tmp_p
             str(path),
             "--bootstrap",
             "20",
-            "--mc",
+            "--monte-carlo-runs",
             "20",
             "--json",
             "-o",

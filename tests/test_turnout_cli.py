@@ -75,7 +75,7 @@ def test_observations_mode_on_synthetic_files(runner, tmp_path):
     ).write_csv(obs_path)
     res = runner.invoke(
         app,
-        ["estimate", "--observations", str(obs_path), "-f", str(frame_path),
+        ["estimate", "--observations", str(obs_path), "--frame", str(frame_path),
          "--strata", "region,urban", "--resamples", "300", "--claim", "90%", "--json"],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
@@ -94,7 +94,7 @@ def test_observations_mode_reports_bad_file(runner, tmp_path):
     bad = tmp_path / "obs.csv"
     bad.write_text("station_id,observer_id,window_start,window_end,voters\n"
                    "x,o,08:00,20:00,many\n", encoding="utf-8")  # fmt: skip
-    res = runner.invoke(app, ["estimate", "--observations", str(bad), "-f", str(frame_path)])
+    res = runner.invoke(app, ["estimate", "--observations", str(bad), "--frame", str(frame_path)])
     assert res.exit_code == 2
     assert "row 1" in res.output and "voters" in res.output and "many" in res.output
 
@@ -125,13 +125,13 @@ def test_partial_window_message_names_polls_and_old_short_option_is_gone(runner,
         + "".join(f"s{i},o,08:00,18:00,{500 + i}\n" for i in range(10)),
         encoding="utf-8",
     )
-    res = runner.invoke(app, ["estimate", "--observations", str(obs), "-f", str(frame)],
+    res = runner.invoke(app, ["estimate", "--observations", str(obs), "--frame", str(frame)],
                         env={"COLUMNS": "300"})  # fmt: skip
     assert res.exit_code == 2
     assert "--polls" in res.output and "08:00-20:00" in res.output
     res = runner.invoke(
         app,
-        ["estimate", "--observations", str(obs), "-f", str(frame), "--polls", "08:00-18:00",
+        ["estimate", "--observations", str(obs), "--frame", str(frame), "--polls", "08:00-18:00",
          "--strata", "region", "--resamples", "100", "-o", str(tmp_path / "out"), "--json"],
     )  # fmt: skip
     assert res.exit_code == 0, res.output

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from electwatch.cli.common import deprecated_option, out, print_json, user_errors
+from electwatch.cli.common import deprecated_option, out, print_json, print_table, user_errors
 
 _STYLE = {
     "ok": "green",
@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
                 ("" if c.relation == "=" else c.relation + " ") + c.stated.text,
                 c.method or "",
             )
-        out.print(t)
+        print_table(t)
 
     @claims_app.command("check")
     def check(
@@ -122,8 +122,10 @@ def register(app: typer.Typer) -> None:
                 t.add_column(col, overflow="fold")
             for row in claims_table_rows(report):
                 style = _STYLE.get(row[2], "")
-                t.add_row(row[0], row[1], f"[{style}]{row[2]}[/]", *row[3:])
-            out.print(t)
+                t.add_row(
+                    escape(row[0]), escape(row[1]), f"[{style}]{row[2]}[/]", *map(escape, row[3:])
+                )
+            print_table(t)
             counts = report.counts()
             out.print(", ".join(f"{k}: {v}" for k, v in counts.items()))
             for cid, why in excluded.items():

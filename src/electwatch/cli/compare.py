@@ -17,7 +17,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from electwatch.cli.common import out, print_json, progress_bar, user_errors
+from electwatch.cli.common import out, print_json, print_table, progress_bar, user_errors
 from electwatch.core import formatting as fmt
 
 
@@ -99,7 +99,7 @@ def compare(
             f"{x.share_shift_high * 100:+.1f}]",
             "" if x.evidence_change is None else f"{x.flags_a} → {x.flags_b}",
         )
-    out.print(t)
+    print_table(t)
     if comp.unmatched_a or comp.unmatched_b:
         out.print(
             f"not matched by name: A {escape('; '.join(comp.unmatched_a) or '-')}; "

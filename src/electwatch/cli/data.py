@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from electwatch.cli.common import console, out, print_json, user_errors
+from electwatch.cli.common import console, out, print_json, print_table, user_errors
 
 mappings_app = typer.Typer(
     help="Built-in column mappings, and drafting a mapping from a file's header.",
@@ -115,7 +115,7 @@ def validate(
         table.add_row(name, f"{votes:,} ({votes / max(summary.cast, 1):.2%} of cast)")
     if summary.synthetic:
         table.add_row("data", "[bold yellow]SYNTHETIC[/]")
-    out.print(table)
+    print_table(table)
     if quiet:
         return
     for w in summary.warnings:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from electwatch.cli.common import out
+from electwatch.cli.common import out, print_table
 from electwatch.core.applicability import NotApplicable
 from electwatch.errors import ElectwatchError
 
@@ -76,7 +76,7 @@ def run_eforensics_cli(
             lo, hi = w["ci_low"], w["ci_high"]
             ci = "" if lo is None else f"{lo:.4f}-{hi:.4f}"
             table.add_row(w["name"], f"{w['estimate']:.4f}", ci)
-        out.print(table)
+        print_table(table)
         top_table = Table(title="most suspicious stations")
         for col in ("station", "area", "P(extreme)", "P(incremental)", "manufactured", "stolen"):
             top_table.add_column(col)

@@ -26,7 +26,14 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from electwatch.cli.common import console, deprecated_option, out, print_json, user_errors
+from electwatch.cli.common import (
+    console,
+    deprecated_option,
+    out,
+    print_json,
+    print_table,
+    user_errors,
+)
 from electwatch.core import formatting
 
 
@@ -57,7 +64,7 @@ def _print_estimates(estimates: dict[str, Any]) -> None:
             f"{est.n:,}",
             str(est.extra.get("register_zero", "-")),
         )
-    out.print(t)
+    print_table(t)
     for est in estimates.values():
         for note in est.notes:
             console.print(f"[yellow]note[/] ({est.method}): {note}")
@@ -98,7 +105,7 @@ def _print_reconciliation(rec: Any, est: Any) -> None:
             "per-station SD needed for the claim to be in the 95% CI",
             f">= {_num(rec.max_station_sd_consistent)} voters",
         )
-    out.print(t)
+    print_table(t)
 
 
 def _print_sensitivity(table: Any) -> None:
@@ -109,7 +116,7 @@ def _print_sensitivity(table: Any) -> None:
     for u, row in zip(table.undercounts, table.values, strict=True):
         cells = [_pct(v) if table.quantity == "turnout" else _num(v) for v in row]
         t.add_row(f"{u:.0%}", *cells)
-    out.print(t)
+    print_table(t)
     if table.quantity == "turnout" and (table.values > 1).any():
         out.print("cells above 100% are impossible: that combination cannot hold alone")
 
@@ -145,7 +152,7 @@ def _print_quick_count(qc: Any) -> None:
             _pct(tu.standard_error, 2),
             "",
         )
-    out.print(t)
+    print_table(t)
     out.print(
         f"P({qc.leader} above 50% of valid votes) = {qc.p_leader_majority:.3f} "
         f"({qc.method}; the run-off call)"
@@ -394,7 +401,7 @@ def _print_result(
                 f"{confidence:.0%} sampling interval",
                 f"[{_fmt_value(est, est.ci_low)}, {_fmt_value(est, est.ci_high)}]",
             )
-        out.print(t)
+        print_table(t)
     else:
         _print_estimates(r["estimates"])
         analysis = r["analysis"]

@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from electwatch.cli.common import out, print_json, user_errors
+from electwatch.cli.common import out, print_json, print_table, user_errors
 
 
 def register(app: typer.Typer) -> None:
@@ -103,7 +103,7 @@ def sample(
         t.add_row(
             row["stratum"], f"{row['N_h']:,}", f"{row['n_h']:,}", f"{row['N_h'] / row['n_h']:.2f}"
         )
-    out.print(t)
+    print_table(t)
     if "sample_size" in result:
         ss_d = result["sample_size"]
         out.print(

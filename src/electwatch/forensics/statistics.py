@@ -31,6 +31,7 @@ the 30 provinces' counts when the minimum allows).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -194,56 +195,58 @@ def _digit_subjects(data: BatteryInput) -> list[tuple[str, np.ndarray, str]]:
     return subjects
 
 
-class LastDigitTests(BatteryStatistic):
+class _CountDigitStatistic(BatteryStatistic):
+    """A digit test of vote counts, run for every digit subject (the winner, the other
+    candidates, ballots cast, each unit's leader) at the levels each subject is tested
+    at; counts below ``min_count`` are left out by the test function itself."""
+
+    step = "digit tests"
+
+    @staticmethod
+    def test_function() -> Callable[..., list[TestResult]]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def sample_size(self, data: BatteryInput) -> int:
+        return int(np.sum(data.arr.winner_votes >= data.option("min_count", 10)))
+
+    def compute(self, data: BatteryInput) -> list[TestResult]:
+        run = self.test_function()
+        out: list[TestResult] = []
+        for subject, counts, kind in _digit_subjects(data):
+            for g in _levels_for(data, kind):
+                out += run(
+                    counts,
+                    g,
+                    subject=subject,
+                    min_count=data.option("min_count", 10),
+                    n_bootstrap=_n_bootstrap(data, kind, g),
+                    rng=data.rng,
+                )
+        return out
+
+
+class LastDigitTests(_CountDigitStatistic):
     name = "last_digit"
     tests = ("last_digit_mean", "last_digit_chi2")
-    step = "digit tests"
     minimum = LAST_DIGIT_MIN
 
-    def sample_size(self, data: BatteryInput) -> int:
-        return int(np.sum(data.arr.winner_votes >= data.option("min_count", 10)))
-
-    def compute(self, data: BatteryInput) -> list[TestResult]:
+    @staticmethod
+    def test_function() -> Callable[..., list[TestResult]]:
         from electwatch.forensics.digits import last_digit_tests
 
-        out: list[TestResult] = []
-        for subject, counts, kind in _digit_subjects(data):
-            for g in _levels_for(data, kind):
-                out += last_digit_tests(
-                    counts,
-                    g,
-                    subject=subject,
-                    min_count=data.option("min_count", 10),
-                    n_bootstrap=_n_bootstrap(data, kind, g),
-                    rng=data.rng,
-                )
-        return out
+        return last_digit_tests
 
 
-class C05sTest(BatteryStatistic):
+class C05sTest(_CountDigitStatistic):
     name = "c05s"
     tests = ("c05s",)
-    step = "digit tests"
     minimum = SHARE_MIN
 
-    def sample_size(self, data: BatteryInput) -> int:
-        return int(np.sum(data.arr.winner_votes >= data.option("min_count", 10)))
-
-    def compute(self, data: BatteryInput) -> list[TestResult]:
+    @staticmethod
+    def test_function() -> Callable[..., list[TestResult]]:
         from electwatch.forensics.digits import c05s_test
 
-        out: list[TestResult] = []
-        for subject, counts, kind in _digit_subjects(data):
-            for g in _levels_for(data, kind):
-                out += c05s_test(
-                    counts,
-                    g,
-                    subject=subject,
-                    min_count=data.option("min_count", 10),
-                    n_bootstrap=_n_bootstrap(data, kind, g),
-                    rng=data.rng,
-                )
-        return out
+        return c05s_test
 
 
 class P05sTest(BatteryStatistic):
