@@ -160,3 +160,75 @@ def test_two_workers_share_revocations_limits_and_csrf(tmp_path: Path) -> None:
             engine.dispose()
             os.environ.clear()
             os.environ.update(env)
+
+
+def test_a_primary_key_race_on_postgresql_is_answered_from_the_stored_row() -> None:
+    """The race behind a 500 among concurrent resends, made deterministic: one
+    transaction (another worker process) has inserted a report id and not yet
+    committed; this writer's COPY of the same id blocks on it and, once it commits,
+    hits the primary key. That clash must be answered from the stored row (duplicate
+    for the same content, conflict for other content), with and without outcomes and
+    notes, with and without an encryption key, never raised.
+
+    Before the fix the COPY's bare ``psycopg.errors.UniqueViolation`` was not the
+    ``sqlalchemy.exc.IntegrityError`` the retry looks for, so it was re-raised (a 500)."""
+    import threading
+
+    from sqlalchemy import select
+
+    from electwatch.storage.crypto import Cipher
+    from electwatch.storage.writer import ReportIn, ReportWriter, WriteResult, commit_batch
+
+    if reason := postgres_available():
+        pytest.skip(reason)
+    with throwaway_database("postgresql") as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        factory = session_factory(engine)
+        sd = seed(factory, n_stations=4, n_regions=1)
+        observer = sd.users["observer"]
+        with factory() as s:
+            oid = s.scalar(select(User.id).where(User.pseudonym == observer.pseudonym))
+        assert oid is not None
+        try:
+            for key in (None, bytes(range(32))):
+                cipher = Cipher(key) if key is not None else None
+                for outcomes, notes in ((None, None), ({"A": 30, "B": 20}, "queue at 9")):
+                    for resent_voters, expected in ((50, "duplicate"), (51, "conflict")):
+                        first = ReportIn(
+                            id=uuid.uuid4(),
+                            election_id=sd.election_id,
+                            station_code=sd.observer_stations[0],
+                            observer_id=oid,
+                            observer=observer.pseudonym,
+                            window_start=480,
+                            window_end=1200,
+                            voters=50,
+                            outcomes=outcomes,
+                            notes=notes,
+                        )
+                        resent = ReportIn(**{**first.__dict__, "voters": resent_voters})
+                        writer = ReportWriter(factory, cipher=cipher)
+                        other_process = factory()
+                        other_process.begin()
+                        assert commit_batch(other_process, [first], cipher)[0].outcome == "created"
+                        got: list[WriteResult | Exception] = []
+                        racer = threading.Thread(
+                            target=lambda w=writer, r=resent, g=got: g.extend(w._commit([r]))
+                        )
+                        racer.start()
+                        racer.join(0.5)
+                        # the racer has read "no such id" and now waits on the uncommitted row
+                        assert racer.is_alive()
+                        other_process.commit()
+                        other_process.close()
+                        racer.join(30)
+                        case = (key is not None, notes, resent_voters)
+                        assert len(got) == 1 and isinstance(got[0], WriteResult), (case, got)
+                        assert got[0].outcome == expected, (case, got[0])
+                        if expected == "duplicate":
+                            assert got[0].report is not None
+                            assert got[0].report["outcomes"] == first.outcomes
+                            assert got[0].report["notes"] == first.notes
+        finally:
+            engine.dispose()

@@ -239,3 +239,25 @@ def test_tests_without_p_values_keep_their_own_flag_rule(runner, clean_file, tmp
         assert r["flagged"] == own_rule, r["area"]
     immaterial = [r for r in rows if r["ci_low"] > 0 and not r["flagged"]]
     assert immaterial  # the case the rule is about occurs in this election
+
+
+def test_findings_in_results_json_equal_the_report_function(runner, fraud_file, tmp_path):
+    """`forensics` writes and prints the report's findings, made by one function."""
+    from electwatch.reports.findings import findings
+
+    res = runner.invoke(
+        app, ["forensics", str(fraud_file), *FAST, "--json", "--out", str(tmp_path / "o")]
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["findings"], "a frauded SYNTHETIC election gives at least one finding"
+    saved = json.loads((tmp_path / "o" / "results.json").read_text(encoding="utf-8"))
+    recomputed = [
+        f.to_dict() for f in findings({k: v for k, v in saved.items() if k != "findings"})
+    ]
+    assert saved["findings"] == recomputed == data["findings"]
+    printed = runner.invoke(
+        app, ["forensics", str(fraud_file), *FAST, "--out", str(tmp_path / "p")]
+    )
+    assert printed.exit_code == 0 and "Findings" in printed.stdout
+    assert data["findings"][0]["headline"][:40] in printed.stdout.replace("\n", " ")

@@ -377,7 +377,13 @@ def forensics(
             klimek_alpha=_alpha(klimek_alpha),
         )
         progress("writing results and figures", 0.92)
+        from electwatch.reports.findings import findings
+
         data = report.to_dict()
+        # the same findings as the report's (one function makes them for the report,
+        # the CLI and results.json)
+        found = findings(data)
+        data["findings"] = [f.to_dict() for f in found]
         try:
             files = write_outputs(report, out_dir, data, results)
         except OSError as exc:
@@ -389,7 +395,10 @@ def forensics(
         sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
         return
     if not quiet:
+        from electwatch.cli.report import print_findings
+
         print_table(summary_table(report))
+        print_findings(found)
         for na in report.not_applicable:
             if na.level in (None, "national"):
                 console.print(f"[yellow]not applicable[/] {escape(str(na))}", highlight=False)

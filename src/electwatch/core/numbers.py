@@ -58,8 +58,10 @@ _LETTERS = str.maketrans(
 _HARAKAT = re.compile("[\u064b-\u065f\u0670]")
 _SPACES = re.compile(r"\s+")
 
-_GROUPED = re.compile(r"^\d{1,3}(?:[,](\d{3}))+$")
-_PLAIN = re.compile(r"^\d+$")
+_GROUPED = re.compile(r"^[0-9]{1,3}(?:,[0-9]{3})+$")
+# ASCII only after normalize_digits: ``\d`` would also take Devanagari or Bengali
+# digits, which no input here declares (and ``int()`` would silently read them)
+_PLAIN = re.compile(r"^[0-9]+$")
 
 
 class NumberFormatError(ValueError):
@@ -81,7 +83,7 @@ def _canonical_number_text(text: str) -> str:
     for sep in "\u066c\u060c'\u2019":
         text = text.replace(sep, ",")
     # spaces between digit groups: "1 234 567" (only single spaces between groups)
-    text = re.sub(r"(?<=\d)[ \u00a0\u202f\u2009\u2007](?=\d{3}(?:\D|$))", ",", text)
+    text = re.sub(r"(?<=[0-9])[ \u00a0\u202f\u2009\u2007](?=[0-9]{3}(?:[^0-9]|$))", ",", text)
     return text.replace(ARABIC_DECIMAL_SEPARATOR, ".")
 
 
@@ -133,7 +135,7 @@ def parse_decimal(value: object) -> Decimal:
     if not isinstance(value, str):
         raise NumberFormatError(repr(value), "a decimal number")
     text = _canonical_number_text(value)
-    match = re.match(r"^([+-]?)(\d{1,3}(?:,\d{3})+|\d+)?(?:\.(\d+))?$", text)
+    match = re.match(r"^([+-]?)([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)?(?:\.([0-9]+))?$", text)
     if not match or (match.group(2) is None and match.group(3) is None):
         raise NumberFormatError(value, "a decimal number")
     whole = (match.group(2) or "0").replace(",", "")

@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
 from sqlalchemy import Table, bindparam, insert, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from electwatch.storage.crypto import notes_context
@@ -340,7 +340,14 @@ def commit_batch(session: Session, items: list[ReportIn], cipher: Any = None) ->
 
 def _copy_rows(session: Session, rows: list[dict[str, Any]], audits: list[dict[str, Any]]) -> None:
     """PostgreSQL: COPY the batch in (one protocol stream, far cheaper than row INSERTs),
-    on the session's own connection, so inside the same transaction."""
+    on the session's own connection, so inside the same transaction.
+
+    The COPY runs on the raw psycopg connection, outside SQLAlchemy's execution, so a
+    database error arrives as a bare ``psycopg`` exception. It is translated here into
+    SQLAlchemy's matching class (``UniqueViolation`` -> ``IntegrityError``, ...), as the
+    SQLite/INSERT path raises it: the writer's race handling tells a primary-key clash
+    with another process by ``sqlalchemy.exc.IntegrityError`` on every database."""
+    import psycopg
     from psycopg.types.json import Json
 
     raw = session.connection().connection.driver_connection
@@ -348,11 +355,24 @@ def _copy_rows(session: Session, rows: list[dict[str, Any]], audits: list[dict[s
     with raw.cursor() as cur:  # type: ignore[union-attr]
         for table, data in (("reports", rows), ("audit_log", audits)):
             cols = list(data[0])
-            with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as cp:
-                for r in data:
-                    cp.write_row(
-                        [Json(r[c]) if c in json_cols and r[c] is not None else r[c] for c in cols]
-                    )
+            statement = f"COPY {table} ({', '.join(cols)}) FROM STDIN"
+            try:
+                with cur.copy(statement) as cp:
+                    for r in data:
+                        cp.write_row(
+                            [
+                                Json(r[c]) if c in json_cols and r[c] is not None else r[c]
+                                for c in cols
+                            ]
+                        )
+            except psycopg.Error as exc:
+                raise DBAPIError.instance(
+                    statement,
+                    None,
+                    exc,
+                    psycopg.Error,
+                    dialect=session.get_bind().dialect,
+                ) from exc
 
 
 class ReportWriter:

@@ -14,6 +14,7 @@ what was expected; nothing is dropped or coerced silently.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from electwatch.core.numbers import NumberFormatError, parse_count
+from electwatch.core.numbers import NumberFormatError, normalize_digits, parse_count
 from electwatch.data.observations import (
     OBSERVATION_COLUMNS,
     OUTCOME_PREFIX,
@@ -179,14 +180,20 @@ def _count(value: Any, file: str, row: int, column: str) -> int:
         v = value
     elif isinstance(value, float) and value.is_integer():
         v = int(value)
-    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        v = int(value.strip())
     elif isinstance(value, str) and value.strip():
+        # Every text goes through the shared normalizer (no str.isdigit()/int() shortcut:
+        # "²".isdigit() is true and int() reads Devanagari and other scripts).
         try:
             v = parse_count(value)  # any digit script, thousands separators
         except NumberFormatError:
+            negative = re.fullmatch(r"-[0-9]+", normalize_digits(value).strip())
             raise DataValidationError(
-                file, "not a count", row=row, column=column, value=value, expected=expected
+                file,
+                "negative count" if negative else "not a count",
+                row=row,
+                column=column,
+                value=value,
+                expected=expected,
             ) from None
     else:
         raise DataValidationError(
