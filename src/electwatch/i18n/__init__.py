@@ -35,6 +35,7 @@ __all__ = [
     "CALENDARS",
     "DEFAULT_LOCALE",
     "DOMAIN",
+    "localize_digits",
     "LOCALES",
     "LOCALE_DIR",
     "JalaliDate",
@@ -54,6 +55,12 @@ DEFAULT_LOCALE = "en"
 CALENDARS = ("gregorian", "jalali")
 
 _TO_PERSIAN = str.maketrans("0123456789,.", "۰۱۲۳۴۵۶۷۸۹٬٫")
+
+
+def localize_digits(text: str, locale: str) -> str:
+    """ASCII digits and separators as the reader writes them: Persian digits with ٬ for
+    thousands and ٫ for the decimal point in ``fa``; unchanged otherwise."""
+    return text.translate(_TO_PERSIAN) if locale == "fa" else text
 
 
 @dataclass(frozen=True)
@@ -85,7 +92,7 @@ class Translator:
 
     def digits(self, text: str) -> str:
         """ASCII digits (and , .) of an already formatted text in this language's digits."""
-        return text.translate(_TO_PERSIAN) if self.locale == "fa" else text
+        return localize_digits(text, self.locale)
 
     def number(self, value: float | int, decimals: int = 0) -> str:
         """A number with grouped thousands, in this language's digits."""

@@ -15,12 +15,11 @@ import gettext
 from dataclasses import dataclass, field
 from functools import cache
 
-from electwatch.i18n import LOCALES, catalogue
+from electwatch.i18n import LOCALES, catalogue, localize_digits
 
 DOMAIN = "reports"
 #: shipped report languages: code -> writing direction
 LANGUAGES = {code: direction for code, (_name, direction) in LOCALES.items()}
-_TO_PERSIAN = str.maketrans("0123456789,.", "۰۱۲۳۴۵۶۷۸۹٬٫")
 
 
 def message_ids() -> tuple[str, ...]:
@@ -49,7 +48,7 @@ class ReportLanguage:
 
     def digits(self, text: str) -> str:
         """ASCII digits of a formatted text in this language's digits."""
-        return text.translate(_TO_PERSIAN) if self.locale == "fa" else text
+        return localize_digits(text, self.locale)
 
     def missing(self) -> list[str]:
         """Run-time message ids (:func:`message_ids`) that the reader would see in
