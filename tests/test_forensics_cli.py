@@ -261,3 +261,10 @@ def test_findings_in_results_json_equal_the_report_function(runner, fraud_file, 
     )
     assert printed.exit_code == 0 and "Findings" in printed.stdout
     assert data["findings"][0]["headline"][:40] in printed.stdout.replace("\n", " ")
+
+
+def test_quiet_prints_nothing(runner, clean_file, tmp_path):
+    res = runner.invoke(app, ["forensics", str(clean_file), *FAST, "-q", "-o", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert res.stdout == ""
+    assert (tmp_path / "results.json").exists()

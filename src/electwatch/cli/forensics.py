@@ -415,6 +415,8 @@ def forensics(
                 f"{pu['count']:,} pseudo-units ({escape(str(pu['rule']))}) {what} the "
                 "statistical tests; kept in totals and checks"
             )
+    if quiet:
+        return
     n_flag = len(report.flagged())
     figures = [str(files[k]) for k in ("fingerprint", "shpilkin", "integer") if k in files]
     out.print(
