@@ -234,3 +234,44 @@ def test_no_29_province_subset_of_the_shared_table_gives_20_sevens(iran_votes) -
     assert r.p_spike_dip == pytest.approx(0.0621509, abs=5e-8)
     assert r.p_non_adjacent == pytest.approx(0.0410557, abs=5e-8)
     assert r.p_joint == pytest.approx(0.00255165, abs=5e-9)
+
+
+# --- in the battery ---------------------------------------------------------------------
+
+
+@pytest.mark.realdata
+def test_battery_row_on_the_shared_table(iran_2009_path) -> None:
+    from electwatch.data import load_results
+    from electwatch.forensics import run_battery
+    from electwatch.forensics.statistics import DESCRIPTIVE, kind_of
+
+    rep = run_battery(load_results(iran_2009_path), n_bootstrap=0, n_mc=50, klimek=False)
+    row = rep.get("beber_scacco")
+    assert kind_of("beber_scacco") == DESCRIPTIVE
+    assert row.n == 120 and row.statistic == pytest.approx(0.00443543, abs=5e-9)
+    assert row.p_value == pytest.approx(0.046920, abs=5e-6)  # calibrated, exact
+    assert row.p_adjusted is None and not row.flagged  # descriptive: never flagged
+    assert row.details["p_spike_dip"] == pytest.approx(0.0638691, abs=5e-8)
+    assert row.details["mc_runs"] == 1000  # 20 x n_mc
+    assert "6.39%" in row.reading and "6.94%" in row.reading and "0.444%" in row.reading
+    # the pooled chi-square row's p_extremes is now the exact enumeration
+    pooled = rep.get("pooled_last_digit_chi2")
+    assert pooled.details["p_extremes"] == row.details["p_spike_dip"]
+    assert pooled.details["p_extremes_method"].startswith("exact enumeration")
+    # results.json carries the row with its applicability and minimum
+    data = json.loads(json.dumps(rep.to_dict(), allow_nan=False))
+    rows = [r for r in data["results"] if r["test"] == "beber_scacco"]
+    assert len(rows) == 1 and rows[0]["details"]["applicable"] is True
+    assert rows[0]["details"]["minimum"]["n"] == BEBER_SCACCO_MIN.n
+
+
+def test_battery_says_why_on_too_few_counts() -> None:
+    """SYNTHETIC: 8 stations x 3 candidates = at most 24 counts, below the 50."""
+    from electwatch.forensics import run_battery
+    from electwatch.simulate import ElectionParameters, simulate_election
+
+    res, _ = simulate_election(ElectionParameters(n_stations=8, n_regions=1), seed=3)
+    rep = run_battery(res, n_bootstrap=0, n_mc=0, klimek=False)
+    assert not [r for r in rep.results if r.test == "beber_scacco"]
+    na = [n for n in rep.not_applicable if n.statistic == "beber_scacco"]
+    assert len(na) == 1 and na[0].missing == "minimum_n" and na[0].minimum == BEBER_SCACCO_MIN

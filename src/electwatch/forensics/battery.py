@@ -61,7 +61,9 @@ TESTS: dict[str, str] = {
     "pooled_last_digit_chi2": "chi-square of the last digits of every candidate's counts, "
     "pooled (Beber & Scacco 2012)",
     "adjacent_digits": "share of counts whose last two digits are not adjacent "
-    "(Beber & Scacco 2012; null 0.72)",
+    "(Beber & Scacco 2012; null 0.70)",
+    "beber_scacco": "Beber & Scacco's 2009 joint probability of a last-digit spike and dip "
+    "and few non-adjacent pairs, exact (descriptive; calibrated p-value for n <= 300)",
     "share_turnout_slope": "weighted slope of winner's share on turnout",
     "sobyanin": "EFToolkit's Sobyanin: OLS slope of a candidate's share of ballots cast on "
     "turnout minus the mean share (descriptive)",

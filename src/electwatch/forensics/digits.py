@@ -394,11 +394,18 @@ def _usable_matrix(votes: np.ndarray, min_count: int) -> tuple[np.ndarray, np.nd
 def extremes_probability(n: int, most: int, least: int, runs: int = 100_000) -> float:
     """P(the most frequent of n uniform last digits occurs >= ``most`` times and the least
     frequent <= ``least`` times): Beber & Scacco's (2009) joint probability of a spike
-    and a dip, by Monte Carlo with a fixed seed (the same answer on every run)."""
-    rng = np.random.default_rng(20090620)
-    draws = rng.multinomial(n, UNIFORM, size=runs)
-    hit = (draws.max(axis=1) >= most) & (draws.min(axis=1) <= least)
-    return float(hit.mean())
+    and a dip, exact up to 5,000 counts
+    (:func:`electwatch.forensics.digit_patterns.spike_dip_probability`), beyond by Monte
+    Carlo with a fixed seed (the same answer on every run)."""
+    from electwatch.forensics.digit_patterns import (
+        EXACT_FLOAT_MAX,
+        spike_dip_probability,
+        spike_dip_probability_mc,
+    )
+
+    if n <= EXACT_FLOAT_MAX:
+        return spike_dip_probability(n, most, least)
+    return spike_dip_probability_mc(n, most, least, runs=runs, seed=20090620)[0]
 
 
 def pooled_last_digit_test(
@@ -470,8 +477,12 @@ def pooled_last_digit_test(
                     )
                     if n[i] >= 50 and groups.n_groups == 1
                     else None,
-                    "p_extremes_method": "Monte Carlo (100,000 fair elections of n uniform "
-                    "digits): P(some digit >= the observed maximum and some digit <= the "
+                    "p_extremes_method": (
+                        "exact enumeration of the multinomial"
+                        if n[i] <= 5000
+                        else "Monte Carlo (100,000 fair elections of n uniform digits)"
+                    )
+                    + ": P(some digit >= the observed maximum and some digit <= the "
                     "observed minimum), Beber & Scacco 2009",
                 },
             )

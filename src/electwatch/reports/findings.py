@@ -55,7 +55,13 @@ CALIBRATED_TESTS = frozenset(
 )
 #: never a finding, whatever results.json says
 DESCRIPTIVE_TESTS = frozenset(
-    {"turnout_skewness", "turnout_kurtosis", "turnout_dip", "2bl_second_digit_mean"}
+    {
+        "turnout_skewness",
+        "turnout_kurtosis",
+        "turnout_dip",
+        "2bl_second_digit_mean",
+        "beber_scacco",
+    }
 )
 
 #: families of tests that make one finding together
