@@ -194,3 +194,76 @@ def test_blank_ranked_within_each_constituencys_own_list() -> None:
     # without the lists, A's blank ballots would "beat" Z and W, who did not stand there
     naive = {r.area: r for r in blank_invalid_tests(arr, groups)}
     assert naive["A"].details["candidates_beaten"] == ["Y", "Z", "W"]
+
+
+def test_blank_rank_two_on_a_long_form_constituency_table_through_the_battery(tmp_path) -> None:
+    """Issue 12: on an Iran-shaped constituency table in long form (SYNTHETIC; a list of
+    outcomes per constituency, Persian headers and digits, loaded through a drafted
+    mapping), the battery gives blank ballots rank 2 where they are second. Yazd
+    carries the SPEC's figures (leader 81,634, blank 29,303 second); in Kerman the
+    blank ballots (90,000) are second, a hair ahead of Kiani (87,001), but behind
+    Yekta; in Tehran they are fourth of five. Ranked against every name of the country
+    instead of the constituency's own list, Kerman's and Yazd's blank ballots would
+    also "beat" Tehran's and each other's candidates, who got 0 votes there."""
+    from typer.testing import CliRunner
+
+    from electwatch.cli.main import app
+    from electwatch.data import load_results
+    from electwatch.forensics import run_battery
+    from synthetic_tables import BLANK, CONSTITUENCY, INVALID, OUTCOME, PROVINCE, SEATS, VOTES
+    from synthetic_tables import persian_number as pn
+
+    table = {
+        ("یزد", "یزد و اشکذر", 1): {
+            "حسین کوهی": 81_634,
+            BLANK: 29_303,
+            "مریم یزدانی": 21_000,
+            "رضا کاظمی": 9_000,
+            INVALID: 1_200,
+        },
+        ("کرمان", "کرمان و راور", 1): {
+            "محمد یکتا": 98_765,
+            BLANK: 90_000,
+            "کاظم کیانی": 87_001,
+            INVALID: 2_345,
+        },
+        ("تهران", "تهران، ری، شمیرانات", 3): {
+            "علی کریمی": 1_234_567,
+            "مینا صادقی": 1_100_200,
+            "امیر رستمی": 987_654,
+            BLANK: 120_000,
+            "زهرا پاکزاد": 45_321,
+            INVALID: 34_567,
+        },
+    }
+    lines = [",".join([PROVINCE, CONSTITUENCY, OUTCOME, VOTES, SEATS])]
+    for (province, constituency, seats), outcomes in table.items():
+        for outcome, votes in outcomes.items():
+            lines.append(f'{province},"{constituency}",{outcome},{pn(votes)},{pn(seats)}')
+    path = tmp_path / "majlis.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    res = CliRunner().invoke(app, ["mappings", "init", str(path), "-o", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    results = load_results(path)
+    assert results.outcomes is not None and results.n_stations == 3
+    level = results.area_levels[-1]
+
+    rep = run_battery(results, n_bootstrap=0, n_mc=0, klimek=False)
+    ranks = {r.area: r for r in rep.select(test="blank_rank", level=level)}
+    assert len(ranks) == 3
+    by_name = {next(c for (_, c, _) in table if area.endswith(c)): r for area, r in ranks.items()}
+    yazd, kerman, tehran = (
+        by_name["یزد و اشکذر"],
+        by_name["کرمان و راور"],
+        by_name["تهران، ری، شمیرانات"],
+    )
+    assert yazd.statistic == 2 and yazd.details["n_candidates"] == 3
+    assert sorted(yazd.details["candidates_beaten"]) == sorted(["مریم یزدانی", "رضا کاظمی"])
+    assert kerman.statistic == 2 and kerman.details["n_candidates"] == 2
+    assert kerman.details["candidates_beaten"] == ["کاظم کیانی"]
+    assert tehran.statistic == 4 and tehran.details["candidates_beaten"] == ["زهرا پاکزاد"]
+    assert "rank 2 of 4" in yazd.reading and "rank 2 of 3" in kerman.reading
+    # rank 2 where blank is second, and only there
+    assert {r.area for r in ranks.values() if r.statistic == 2} == {
+        a for a, r in ranks.items() if r in (yazd, kerman)
+    }
