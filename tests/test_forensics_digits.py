@@ -216,8 +216,9 @@ def test_beber_scacco_iran_2009_on_the_shared_province_table(iran_2009_path) -> 
     assert shares[7] == pytest.approx(19 / 120) and abs(shares[7] - 0.17) < 0.015
     assert shares[5] == pytest.approx(5 / 120) and abs(shares[5] - 0.04) < 0.005
     # the joint spike-and-dip probability: theirs "fewer than four in a hundred" at
-    # 17%/4% of 116; ours 6.3% at 15.8%/4.2% of 120 (a smaller spike)
-    assert 0.03 < pooled.details["p_extremes"] < 0.08
+    # 17%/4% of 116; ours 6.39% at 15.8%/4.2% of 120 (a smaller spike), now exact
+    # (tests/test_forensics_beber_scacco.py reproduces their 3.49% exactly)
+    assert pooled.details["p_extremes"] == pytest.approx(0.0638691, abs=5e-8)
     adj = rep.get("adjacent_digits")
     assert adj.statistic == pytest.approx(76 / 120)  # 63.3% against their 62%
     assert adj.null_value == 0.70

@@ -15,6 +15,11 @@ from electwatch.forensics.areas import (
 from electwatch.forensics.battery import TESTS, ForensicsReport, pseudo_unit_mask, run_battery
 from electwatch.forensics.blank_invalid import blank_invalid_tests
 from electwatch.forensics.consistency import ConsistencyCheck, consistency_tests
+from electwatch.forensics.digit_patterns import (
+    BeberScaccoResult,
+    beber_scacco,
+    beber_scacco_from_summary,
+)
 from electwatch.forensics.digits import (
     BENFORD_2ND,
     BENFORD_2ND_MEAN,
@@ -51,6 +56,7 @@ __all__ = [
     "TESTS",
     "AreaGroups",
     "BatteryStatistic",
+    "BeberScaccoResult",
     "ConsistencyCheck",
     "EforensicsFit",
     "EforensicsModel",
@@ -63,6 +69,8 @@ __all__ = [
     "adjacent_digits_test",
     "adjust_results",
     "area_groups",
+    "beber_scacco",
+    "beber_scacco_from_summary",
     "bh_adjust",
     "blank_invalid_tests",
     "c05s_test",

@@ -249,7 +249,7 @@ def joint_calibrated(n: int, p_joint: float, n_pairs: int | None = None) -> floa
     """Exact P(a fair election's product P(spike, dip) x P(non-adjacent <= k) is at or
     below ``p_joint``): the calibrated p-value of Beber & Scacco's joint probability
     (the digit pairs are independent of the last digits, so the two parts combine
-    outcome by outcome). Iran: 0.018 for their 0.14%."""
+    outcome by outcome). Iran: 0.019 for their 0.14%."""
     m = n if n_pairs is None else n_pairs
     ks = np.arange(m + 1)
     from scipy import stats
