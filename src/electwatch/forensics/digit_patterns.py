@@ -188,14 +188,34 @@ def non_adjacent_probability(n_pairs: int, non_adjacent: int) -> float:
 
 
 def joint_probability_mc(
-    n: int, most: int, least: int, non_adjacent: int, *, runs: int = MC_RUNS, seed: int = MC_SEED
+    n: int,
+    most: int,
+    least: int,
+    non_adjacent: int,
+    *,
+    runs: int = MC_RUNS,
+    seed: int = MC_SEED,
+    digits: bool | None = None,
 ) -> tuple[float, float]:
     """Monte Carlo estimate of P(spike and dip and at most ``non_adjacent`` non-adjacent
-    pairs) over ``runs`` fair elections of n counts with uniform, independent last and
-    second-to-last digits; returns (estimate, standard error). Drawn in blocks of at
-    most 20,000 elections (2 million digits), so memory stays small; deterministic for
-    a given seed."""
+    pairs) over ``runs`` fair elections of n counts; returns (estimate, standard error).
+
+    ``digits=True`` (the default up to :data:`EXACT_RATIONAL_MAX` counts) draws every
+    count's last and second-to-last digit, uniform and independent, as Beber & Scacco
+    simulated -- a check of the independence that makes the exact joint probability a
+    product; in blocks of at most 2 million digits, so memory stays small. Above, the
+    last-digit table is one multinomial draw and the non-adjacent pairs one binomial
+    draw per election (the same distribution, by that independence), so it stays fast
+    on thousands of counts. Deterministic for a given seed."""
     rng = np.random.default_rng(seed)
+    if digits is None:
+        digits = n <= EXACT_RATIONAL_MAX
+    if not digits:
+        table = rng.multinomial(n, np.full(10, 0.1), size=runs)
+        non_adj = rng.binomial(n, NON_ADJACENT_NULL, size=runs)
+        hit = (table.max(axis=1) >= most) & (table.min(axis=1) <= least) & (non_adj <= non_adjacent)
+        p = float(hit.mean())
+        return p, math.sqrt(max(p * (1 - p), 1.0 / runs) / runs)
     hits = 0
     done = 0
     block = max(1, min(20_000, 2_000_000 // max(n, 1)))  # <= ~32 MB of digits a block
@@ -422,7 +442,17 @@ def beber_scacco_from_summary(
         p_joint_calibrated=cal_joint,
         applicability=too_small("beber_scacco", n, BEBER_SCACCO_MIN),
         method=method,
-        details={**details, "seed": seed} if mc is not None or details else details,
+        details=(
+            {
+                **details,
+                "seed": seed,
+                "mc_method": "digits drawn"
+                if n <= EXACT_RATIONAL_MAX
+                else "multinomial last-digit table and binomial non-adjacent pairs",
+            }
+            if mc is not None
+            else details
+        ),
     )
 
 
