@@ -5,7 +5,9 @@
 For every file of ../shared/data/russia-*.csv.zip: the national battery (seed 0,
 1,000 Monte Carlo runs of the integer-percent null, no bootstrap; the Klimek fit with
 clean shapes per region, alpha 2) and one row of national figures: turnout, the
-leader, Shpilkin's excess with the robust t0, the clean turnout and the leader's
+leader, Shpilkin's excess with electwatch's t0 rule (the others' robust mode, or the
+change point of the leader's share when that share is already > 10 points above its
+flat level at the mode), the clean turnout and the leader's
 clean share, the integer-percent excess, Klimek fi/fe, pseudo-units; then the
 published figures where one was found (sources below the table). A figure that was
 not found is marked "-": none is invented.
@@ -35,7 +37,7 @@ FILES = [
 PUBLISHED: dict[str, tuple[str, str, str, str, str, str]] = {
     "2011 Duma": ("~15 M [L]", "-", "~34% [L]", "~1,000 [K]", "0.64 [P]", "0.033 [P]"),
     "2012 president": ("~11 M [S]", "-", "-", "~1,160 [K]", "0.39 [P]", "0.021 [P]"),
-    "2020 referendum": ("~22 M [Z]", "~42% [Z]", "~65% [Z]", "-", "-", "-"),
+    "2020 referendum": ("> 22 M [Z]", "~42% [Z]", "~65% [Z]", "-", "-", "-"),
 }
 SOURCES = """\
 Sources (published figures, as quoted; "-": no published figure found in this work):
@@ -66,7 +68,13 @@ def row(label: str, path: Path) -> str:
         sh = rep.get("shpilkin_excess_votes")
         d = sh.details
         cells += [
-            f"{sh.statistic / 1e6:.2f} M (t0 {d['t0_pct']}%; {d['sensitivity_min'] / 1e6:.2f}-"
+            f"{sh.statistic / 1e6:.2f} M (t0 {d['t0_pct']}%"
+            + (
+                f", the share's change point; others' mode {d['others_mode_pct']}%"
+                if d["t0_method"] == "share change point"
+                else ""
+            )
+            + f"; {d['sensitivity_min'] / 1e6:.2f}-"
             f"{d['sensitivity_max'] / 1e6:.2f})",
             f"{d['clean_turnout']:.1%}",
             f"{d['leader_clean_share']:.1%} (official {d['official_leader_share']:.1%})",
@@ -94,8 +102,10 @@ def main() -> int:
     w("Command: `.venv/bin/python scripts/forensics_russian_series.py > "
       "docs/forensics-russia-series.md`\n\n")  # fmt: skip
     w(
-        "National battery, seed 0, 1,000 Monte Carlo runs; Shpilkin with the robust t0 "
-        "(range over t0 ± 3 points); leader = the candidate, party or answer with most "
+        "National battery, seed 0, 1,000 Monte Carlo runs; Shpilkin with electwatch's t0 "
+        "rule (the others' robust mode, or the change point of the leader's share when the "
+        "share at that mode is more than 10 points above its flat level; range over t0 ± 3 "
+        "points); leader = the candidate, party or answer with most "
         "votes; pseudo-units (register > 20x the median) excluded from the tests.\n\n"
     )
     w(
