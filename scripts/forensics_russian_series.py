@@ -57,6 +57,34 @@ Sources (published figures, as quoted; "-": no published figure found in this wo
   about 42% and 65% for the amendments.
 """
 
+#: written from the run of the table above (Dec 2026); re-read it when the table changes
+READING = """\
+Reading the table:
+
+* **Shpilkin** agrees with the published figures for 2011 (15.12 M vs ~15 M; clean
+  share 34.8% vs ~34%) and 2012 (11.04 M vs ~11 M); for 2004-2012 the leader's share
+  at the others' mode is within a point of its flat level, so t0 is that mode. For
+  the **2020 referendum** the others' ("No") curve has most of its mass at 75-85%
+  turnout (robust mode 81%): stuffing moved whole stations, their "No" voters
+  included, to target turnouts, so the others' curve is not unaffected there. t0 at
+  that mode gave 14.48 M. The "Yes" share, fitted as a flat-then-rising broken line
+  (Huber), is flat at 64.4% up to 46% and 18 points above that at 81%, so t0 is the
+  change point, 46%: 28.61 M anomalous votes, clean turnout 41.1% and a clean "Yes"
+  share of 65.0%, beside Shpilkin's > 22 M, ~42% and ~65% [Z]. The excess for t0 =
+  55, 60, 65, 70, 75, 81 is 27.5, 26.6, 24.8, 22.6, 19.4 and 14.5 M: the sensitivity
+  curve and the share panel in `shpilkin.png` show the whole range; quote the figure
+  with its t0.
+* **Integer percentages** agree with Kobak, Shpilkin & Pshenichnikov (2016) where
+  quoted (2011: +974 vs ~1,000; 2012: +1,133 vs ~1,160); 2008 and 2020 have the
+  largest excesses of the series.
+* **Klimek fi** is not comparable with the paper's (per-region clean shapes here, a
+  single blob there; docs/forensics.md); **fe** agrees in 2011 (0.033) and is close
+  in 2012 (0.026 vs 0.021).
+* **Pseudo-units**: the shared files hold no remote e-voting units (the 2020 file's
+  largest register is 8,306 against a median of 1,025); the units counted are the
+  loader's flags or registers above 20x the median.
+"""
+
 
 def row(label: str, path: Path) -> str:
     started = time.perf_counter()
@@ -125,7 +153,7 @@ def main() -> int:
         except ElectwatchError as exc:  # say so in the table; never a silent gap
             w(f"| {label} | could not load: {exc} |" + " |" * 13 + "\n")
         sys.stdout.flush()
-    w("\n" + SOURCES)
+    w("\n" + SOURCES + "\n" + READING)
     return 0
 
 
