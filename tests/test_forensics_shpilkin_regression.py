@@ -300,3 +300,17 @@ def test_shpilkin_clean_election_keeps_the_robust_mode() -> None:
     assert r.details["t0_pct"] == r.details["others_mode_pct"]
     assert abs(r.details["share_rise_at_mode"]) <= 0.10
     assert "not more than 10" in r.details["t0_reason"]
+
+
+def test_shpilkin_area_at_full_turnout_keeps_the_mode() -> None:
+    # 40 stations at 99-100% turnout (some Russian TIKs): no whole percent from 1 to
+    # 98 inside the range, no change point; t0 stays the mode and the row is reported
+    reg = np.full(40, 1000)
+    cast = np.r_[np.full(20, 995), np.full(20, 1000)]
+    leader = np.r_[np.full(20, 900), np.full(20, 950)]
+    arr = _arrays(reg, cast, leader, cast - leader)
+    r = shpilkin_tests(arr, national_groups(arr.n))[0][0]
+    assert r.details["share_change_point_pct"] is None
+    assert r.details["t0_method"] == "robust mode"
+    assert r.details["t0_pct"] == r.details["others_mode_pct"]
+    assert "no change point" in r.details["t0_reason"]

@@ -207,7 +207,8 @@ def share_change_point(
     its 2.5% and 97.5% vote quantiles), every other point first and then the two
     neighbours of the best; the ``tau`` with the least Huber loss (in share units) is
     kept. Bins with no votes carry no weight; ``rows`` (a mask) limits the fit to some
-    areas (the others get NaN). Under ballot stuffing the leader's share is flat over
+    areas; an area left out, or whose range holds no whole percent from 1 to 98 (all
+    its votes at 99-100%), gets NaN. Under ballot stuffing the leader's share is flat over
     the clean turnouts and rises beyond them (Shpilkin 2009; Kobak, Shpilkin &
     Pshenichnikov 2016, Significance 13(4):20-23): ``tau`` is where the rise begins."""
     g = lead_bins.shape[0]
@@ -226,8 +227,8 @@ def share_change_point(
     best = np.full(w.shape[0], np.inf)
     tau_f, flat_f, slope_f = (np.full(w.shape[0], np.nan) for _ in range(3))
 
-    def try_tau(tau: int, rows_: np.ndarray, in_range: bool = True) -> None:
-        idx = np.flatnonzero(rows_ & (lo <= tau) & (tau <= hi) if in_range else rows_)
+    def try_tau(tau: int, rows_: np.ndarray) -> None:
+        idx = np.flatnonzero(rows_ & (lo <= tau) & (tau <= hi))
         if idx.size == 0:
             return
         flat, slope, loss = _huber_line(s[idx], w[idx], np.maximum(0.0, x - tau))
@@ -243,9 +244,6 @@ def share_change_point(
     for tau in taus:
         if (near := np.abs(coarse - tau) == 1).any():
             try_tau(tau, near)
-    if (unfitted := ~np.isfinite(tau_f)).any():  # a range too narrow: the whole grid
-        for tau in taus:
-            try_tau(tau, unfitted, in_range=False)
     tau_b[fit], flat_b[fit], slope_b[fit] = tau_f, flat_f, slope_f
     return ShareBreak(tau_b, flat_b, slope_b)
 
@@ -290,11 +288,21 @@ def shpilkin_tests(
         methods = np.full(g, "given", dtype=object)
         ref = np.full(g, int(t0), dtype=np.int64)
     else:
-        moved = np.isfinite(rise) & (rise > SHARE_RISE_THRESHOLD)
+        # the change point must leave a clean core below it (votes of both sides)
+        core = np.arange(g), np.clip(np.nan_to_num(brk.tau), 0, N_BINS - 1).astype(np.int64)
+        has_core = (np.cumsum(lead_bins, 1)[core] > 0) & (np.cumsum(other_bins, 1)[core] > 0)
+        moved = np.isfinite(rise) & (rise > SHARE_RISE_THRESHOLD) & has_core
         methods = np.where(moved, "share change point", "robust mode").astype(object)
         ref = np.where(moved, np.nan_to_num(brk.tau), mode).astype(np.int64)
 
     def reason(i: int) -> str:
+        if not np.isfinite(brk.tau[i]):
+            base = (
+                f"the others' robust mode is {mode[i]}% (integer-percent spikes removed, "
+                "smoothed); no change point of the leader's share could be fitted (too "
+                "narrow a turnout range)"
+            )
+            return f"given (--t0 {int(ref[i])}); {base}" if methods[i] == "given" else base
         base = (
             f"the others' robust mode is {mode[i]}% (integer-percent spikes removed, "
             f"smoothed); the leader's share, fitted as a broken line over the turnout bins, "
