@@ -615,8 +615,13 @@ def forensics_shpilkin_figure(data: dict) -> Figure:
         ax3 = fig.add_subplot(panels, 1, 3)
         centres = x + 0.5
         ax3.plot(centres, 100 * share, ".", color=BLUE, ms=3, label="leader's share, 1% bins")
-        if fit.size:
-            ax3.plot(centres, 100 * fit, color=VERMILLION, lw=1.2, label="broken line (Huber)")
+        seen = np.flatnonzero(np.isfinite(share))
+        if fit.size and seen.size:  # the fitted line over the bins that hold votes
+            span = slice(seen[0], seen[-1] + 1)
+            ax3.plot(
+                centres[span], 100 * fit[span], color=VERMILLION, lw=1.2,
+                label="broken line (Huber)",
+            )  # fmt: skip
         if c.get("share_change_point_pct") is not None:
             ax3.axvline(
                 c["share_change_point_pct"], color=VERMILLION, lw=0.6, ls="--",
