@@ -263,3 +263,21 @@ def test_constituency_table_ranks_blank_within_each_list(tmp_path: Path) -> None
     assert blank["C2"].statistic == 4 and blank["C2"].details["n_candidates"] == 3
     invalid = {r.area.split(" / ")[-1]: r for r in rep.select(test="invalid_rank", level=level)}
     assert invalid["C2"].statistic == 4  # 9,000 behind Alpha's 10,000: last of 4
+
+
+def test_no_integer_figure_when_the_integer_percent_test_does_not_apply(tmp_path: Path) -> None:
+    """SYNTHETIC, 60 stations: the integer-percent test needs 100 units and is listed
+    as not applicable in results.json; its histogram stays in the file but
+    integer.png is not drawn (it was, before: the title only looked at the histogram)."""
+    from electwatch.cli.forensics import write_outputs
+
+    res, _ = simulate_election(ElectionParameters(n_stations=60, n_regions=2), seed=3)
+    rep = run_battery(res, **FAST)
+    data = json.loads(json.dumps(rep.to_dict(), default=str))
+    na = [n for n in data["not_applicable"] if n["statistic"] == "integer_percent"]
+    assert na and na[0]["level"] == "national" and na[0]["missing"] == "minimum_n"
+    assert data["integer_histogram"]["n"] == 60
+    assert "integer" not in forensics_figure_titles(data)
+    files = write_outputs(rep, tmp_path, data)
+    assert "integer" not in files and not (tmp_path / "integer.png").exists()
+    assert "shpilkin" in files  # 60 >= 30 stations: Shpilkin applies and is drawn

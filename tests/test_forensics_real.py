@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import real_data_file
 from electwatch.data import load_results
 from electwatch.forensics import (
     blank_invalid_tests,
@@ -82,3 +83,31 @@ def test_2012_flagged_areas_are_calibrated_and_include_integer_percent_and_shpil
     assert any("integer_percent" in row["tests"] for row in regions[:40])
     assert any("shpilkin_excess_votes" in row["tests"] for row in regions[:40])
     assert [row["rank"] for row in rows] == list(range(1, len(rows) + 1))
+
+
+def test_2020_referendum_shpilkin_t0_is_the_share_change_point() -> None:
+    """Russia 2020: whole stations were moved to target turnouts, so the others' ("No")
+    curve peaks at 81%; the "Yes" share is 18 points above its flat level there, t0
+    moves to its change point (46%) and the figures come near Shpilkin's published ones
+    (> 22 M anomalous votes, clean turnout ~42%, ~65% for the amendments; Znak and bne
+    IntelliNews, August 2020; docs/forensics-russia-series.md)."""
+    arr = station_arrays(load_results(real_data_file("russia-referendum-2020.csv.zip")))
+    sh = shpilkin_tests(arr, national_groups(arr.n))[0][0]
+    d = sh.details
+    assert d["others_mode_pct"] == 81
+    assert d["t0_method"] == "share change point", d["t0_reason"]
+    assert d["t0_pct"] == d["share_change_point_pct"] == 46
+    assert d["share_rise_at_mode"] == pytest.approx(0.18, abs=0.01)
+    assert sh.statistic == pytest.approx(28.6e6, rel=0.01)
+    assert sh.statistic > 22e6
+    assert d["clean_turnout"] == pytest.approx(0.411, abs=0.002)
+    assert d["leader_clean_share"] == pytest.approx(0.650, abs=0.002)
+
+
+def test_2011_and_2012_shpilkin_keep_the_robust_mode(
+    duma_2011_path: Path, president_2012_path: Path
+) -> None:
+    for path, t0 in ((duma_2011_path, 52), (president_2012_path, 60)):
+        arr = station_arrays(load_results(path))
+        d = shpilkin_tests(arr, national_groups(arr.n))[0][0].details
+        assert d["t0_method"] == "robust mode" and d["t0_pct"] == d["others_mode_pct"] == t0

@@ -14,6 +14,7 @@ from electwatch.forensics import (
     turnout_share_tests,
 )
 from electwatch.forensics.areas import AreaGroups, StationArrays
+from electwatch.forensics.shpilkin import share_change_point
 from electwatch.simulate import ElectionParameters, FraudParameters, simulate_election
 
 
@@ -233,3 +234,83 @@ def test_shpilkin_sensitivity_curve_spans_every_reference_turnout() -> None:
     assert d["sensitivity_t0"] == list(range(100))
     assert d["sensitivity_excess"][50] == pytest.approx(10_000)
     assert d["clean_turnout"] == pytest.approx((arr.cast.sum() - 10_000) / arr.registered.sum())
+
+
+def test_shpilkin_sensitivity_is_nan_where_the_t0_bin_is_empty() -> None:
+    # the hand election has votes only in the 40%, 50% and 90% bins: any other t0 is
+    # no reference turnout (NaN, not 0, not the value of the bin below)
+    arr = _hand_election()
+    _, curves = shpilkin_tests(arr, national_groups(arr.n))
+    assert curves is not None
+    sens = curves.sensitivity
+    assert np.isfinite(sens[[40, 50, 90]]).all()
+    empty = np.setdiff1d(np.arange(100), [40, 50, 90])
+    assert np.isnan(sens[empty]).all()
+    assert sens[90] == pytest.approx(0.0)  # nothing above 90%: no excess
+
+
+def test_share_change_point_recovers_an_exact_broken_line() -> None:
+    # leader's share 40% up to 55%, then +1.5 points per point of turnout (bin centres),
+    # votes in bins 30..89; one outlying bin (share 0.95 at 35%) that Huber discounts
+    k = np.arange(101)
+    votes = np.where((k >= 30) & (k < 90), 10_000.0, 0.0)
+    share = 0.40 + 0.015 * np.maximum(0, k + 0.5 - 55)
+    share[35] = 0.95
+    lead = np.round(votes * share)
+    brk = share_change_point(lead[None, :], (votes - lead)[None, :])
+    assert brk.tau[0] == 55
+    assert brk.flat[0] == pytest.approx(0.40, abs=2e-4)
+    assert brk.slope[0] == pytest.approx(0.015, abs=2e-5)
+    # rows=False: not fitted
+    none = share_change_point(lead[None, :], (votes - lead)[None, :], rows=np.zeros(1, bool))
+    assert np.isnan(none.tau[0])
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_shpilkin_turnout_target_fraud_moves_t0_to_the_share_change_point(seed: int) -> None:
+    """SYNTHETIC: half the stations pushed to a target turnout of 80% (sd 3 points),
+    every added ballot for the leader (the Russia 2020 pattern): the others' robust
+    mode lands at the target and t0 there misses most of the injected votes; the
+    leader's share rises far above its flat level by then, so t0 moves to the share's
+    change point and the estimate is within 3% of the injected votes. The regions'
+    vote shares are equal here: with regional share offsets the clean election's own
+    excess (a few % of the leader's votes, larger at lower t0) adds to it
+    (docs/shpilkin-t0-study.md)."""
+    p = ElectionParameters(n_stations=20_000, winner_region_sd=0.0)
+    res, truth = simulate_election(p, FraudParameters(ft=0.5, target_turnout=0.8), seed=seed)
+    injected = truth.extra["injected_target_votes"]
+    assert injected == pytest.approx(float(truth.extra["target_added_votes"].sum()))
+    assert (truth.fraud_type == 3).mean() == pytest.approx(0.5, abs=0.02)
+    arr = station_arrays(res)
+    r = shpilkin_tests(arr, national_groups(arr.n))[0][0]
+    assert r.details["t0_method"] == "share change point", r.details["t0_reason"]
+    assert 78 <= r.details["others_mode_pct"] <= 82
+    assert r.details["share_rise_at_mode"] > 0.10
+    assert r.details["t0_pct"] == r.details["share_change_point_pct"] < 75
+    assert abs(r.statistic - injected) < 0.03 * injected, (r.statistic, injected)
+    old = shpilkin_tests(arr, national_groups(arr.n), t0=r.details["others_mode_pct"])[0][0]
+    assert old.statistic < 0.4 * injected
+    assert old.details["t0_method"] == "given"
+
+
+def test_shpilkin_clean_election_keeps_the_robust_mode() -> None:
+    res, _ = simulate_election(ElectionParameters(n_stations=5000), seed=21)
+    r = shpilkin_tests(station_arrays(res), national_groups(5000))[0][0]
+    assert r.details["t0_method"] == "robust mode"
+    assert r.details["t0_pct"] == r.details["others_mode_pct"]
+    assert abs(r.details["share_rise_at_mode"]) <= 0.10
+    assert "not more than 10" in r.details["t0_reason"]
+
+
+def test_shpilkin_area_at_full_turnout_keeps_the_mode() -> None:
+    # 40 stations at 99-100% turnout (some Russian TIKs): no whole percent from 1 to
+    # 98 inside the range, no change point; t0 stays the mode and the row is reported
+    reg = np.full(40, 1000)
+    cast = np.r_[np.full(20, 995), np.full(20, 1000)]
+    leader = np.r_[np.full(20, 900), np.full(20, 950)]
+    arr = _arrays(reg, cast, leader, cast - leader)
+    r = shpilkin_tests(arr, national_groups(arr.n))[0][0]
+    assert r.details["share_change_point_pct"] is None
+    assert r.details["t0_method"] == "robust mode"
+    assert r.details["t0_pct"] == r.details["others_mode_pct"]
+    assert "no change point" in r.details["t0_reason"]

@@ -67,6 +67,13 @@ def simulate_election_cmd(
     vote_stealing_exponent: float = typer.Option(
         2.0, help="Klimek et al. 2012 vote-stealing exponent alpha."
     ),
+    target_fraud: float = typer.Option(
+        0.0,
+        help="Turnout-target fraud: share of stations pushed to --target-turnout, every "
+        "added ballot for the winner (the Russia 2020 pattern).",
+    ),
+    target_turnout: float = typer.Option(0.8, help="Target turnout of --target-fraud."),
+    target_sd: float = typer.Option(0.03, help="Spread (sd) of the target turnouts."),
     seed: int = typer.Option(0, help="Random seed (runs are reproducible)."),
     as_json: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
@@ -93,6 +100,9 @@ def simulate_election_cmd(
                 fi=incremental_fraud if fi is None else fi,
                 fe=extreme_fraud if fe is None else fe,
                 alpha=vote_stealing_exponent if alpha is None else alpha,
+                ft=target_fraud,
+                target_turnout=target_turnout,
+                target_sd=target_sd,
             )
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
@@ -118,6 +128,12 @@ def simulate_election_cmd(
         f"{s.stations:,} stations, turnout {s.turnout:.2%}, stations with "
         f"incremental/extreme fraud {truth_dict['stations_incremental_fraud']:,}/"
         f"{truth_dict['stations_extreme_fraud']:,}"
+        + (
+            f", turnout-target fraud {truth_dict['stations_target_fraud']:,} "
+            f"({truth_dict['injected_target_votes']:,.0f} votes added)"
+            if truth_dict["stations_target_fraud"]
+            else ""
+        )
     )
 
 

@@ -10,8 +10,18 @@ function of turnout, have the same shape; the leader's curve gets a long
 high-turnout tail under ballot stuffing. Variant implemented here (state it when
 quoting a number): the reference turnout t0 is the mode of the other candidates'
 votes-by-turnout curve after removing the integer-percent spikes and smoothing
-(:func:`robust_mode`: a spike of stations reporting exactly 80% cannot capture it), or
-the value given (``t0``, CLI ``--t0``); r is the leader-to-others vote ratio over stations with
+(:func:`robust_mode`: a spike of stations reporting exactly 80% cannot capture it),
+unless the leader's share is already far above its clean level at that mode: the
+leader's share by 1% turnout bin is fitted with a flat-then-rising broken line
+(:func:`share_change_point`, Huber IRLS, bins weighted by votes) and when the fitted
+share at the others' mode is more than 10 points (:data:`SHARE_RISE_THRESHOLD`)
+above the flat level, t0 is the change point instead. That happens when the fraud
+moved whole stations, the others' voters included, to a target turnout, so that the
+others' curve is itself shifted (Russia 2020: mode 81%, change point 46%, Shpilkin's
+published ~22 M and ~42% clean turnout, Znak and bne IntelliNews, August 2020). Or
+t0 is the value given (``t0``, CLI ``--t0``). ``t0_method``, ``t0_reason``,
+``others_mode_pct``, ``share_change_point_pct`` and ``share_rise_at_mode`` (a share)
+say which rule was used and why. r is the leader-to-others vote ratio over stations with
 turnout <= t0; in every bin above t0 the leader's expected votes are r times the
 others' votes there, and the anomalous votes are the leader's votes above that
 expectation summed over the bins. Other candidates' votes are taken as unaffected:
@@ -119,6 +129,129 @@ def robust_mode(turnout: np.ndarray, weights: np.ndarray, codes: np.ndarray, g: 
     return np.argmax(smooth, axis=1)
 
 
+#: switch t0 to the change point of the leader's share when its fitted share at the
+#: others' mode is more than this (a share, 10 percentage points) above its flat level
+SHARE_RISE_THRESHOLD = 0.10
+#: Huber's tuning constant (95% efficiency under normal errors; Huber 1964)
+HUBER_C = 1.345
+HUBER_ITERATIONS = 20
+
+
+@dataclass(frozen=True)
+class ShareBreak:
+    """Per area, the broken line fitted to the leader's share by turnout bin:
+    ``flat`` up to ``tau`` (whole percent), rising by ``slope`` per point after it."""
+
+    tau: np.ndarray
+    flat: np.ndarray
+    slope: np.ndarray
+
+    def at(self, turnout_pct: np.ndarray) -> np.ndarray:
+        """Per area, the fitted share at the centre of its 1% bin ``turnout_pct`` (left
+        edge; one bin per area)."""
+        return self.flat + self.slope * np.maximum(0.0, turnout_pct + 0.5 - self.tau)
+
+
+def _weighted_median(v: np.ndarray, w: np.ndarray) -> np.ndarray:
+    order = np.argsort(v, axis=1)
+    vs = np.take_along_axis(v, order, axis=1)
+    cw = np.cumsum(np.take_along_axis(w, order, axis=1), axis=1)
+    k = np.argmax(cw >= cw[:, -1:] / 2, axis=1)
+    return vs[np.arange(v.shape[0]), k]
+
+
+def _huber_line(
+    s: np.ndarray, w: np.ndarray, h: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Huber IRLS of ``s ~ flat + slope * h`` per row (weights ``w``, MAD scale
+    re-estimated each step, at most 20 steps); returns flat, slope and the Huber loss
+    in share units. Rows leave the loop as they converge."""
+    g = s.shape[0]
+    flat, slope, loss = np.zeros(g), np.zeros(g), np.zeros(g)
+    u = np.ones_like(w)
+    active = np.arange(g)
+    for it in range(HUBER_ITERATIONS):
+        sa, wa, ww = s[active], w[active], w[active] * u[active]
+        s0, s1, s2 = ww.sum(1), ww @ h, ww @ (h * h)
+        t0_, t1_ = (ww * sa).sum(1), (ww * sa) @ h
+        det = s0 * s2 - s1**2
+        ok = det > 1e-12 * np.maximum(s0 * s2, 1e-300)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            b = np.where(ok, (s0 * t1_ - s1 * t0_) / np.where(ok, det, 1.0), 0.0)
+            a = (t0_ - b * s1) / np.where(s0 > 0, s0, 1.0)
+        r = sa - a[:, None] - b[:, None] * h[None, :]
+        scale = np.maximum(1.4826 * _weighted_median(np.abs(r), wa), 1e-6)
+        z = np.abs(r) / scale[:, None]
+        u[active] = np.where(z <= HUBER_C, 1.0, HUBER_C / np.maximum(z, 1e-12))
+        rho = np.where(z <= HUBER_C, 0.5 * z * z, HUBER_C * z - 0.5 * HUBER_C**2)
+        done = (np.abs(a - flat[active]) < 1e-6) & (np.abs(b - slope[active]) < 1e-8)
+        flat[active], slope[active] = a, b
+        loss[active] = scale**2 * (wa * rho).sum(1)
+        if it == HUBER_ITERATIONS - 1:
+            break
+        active = active[~done]
+        if active.size == 0:
+            break
+    return flat, slope, loss
+
+
+def share_change_point(
+    lead_bins: np.ndarray, other_bins: np.ndarray, rows: np.ndarray | None = None
+) -> ShareBreak:
+    """Per area (rows), the broken line ``s(t) = flat + slope * max(0, t - tau)`` fitted
+    to the leader's share of the valid votes in each 1% turnout bin (t = bin centre),
+    bins weighted by their votes, by Huber M-estimation (Huber 1964, Ann. Math.
+    Statist. 35(1):73-101) with iteratively reweighted least squares (Huber weights,
+    c = 1.345, on residuals scaled by their vote-weighted MAD, re-estimated each step).
+    ``tau`` runs over the whole percents inside the area's turnout range (the bins of
+    its 2.5% and 97.5% vote quantiles), every other point first and then the two
+    neighbours of the best; the ``tau`` with the least Huber loss (in share units) is
+    kept. Bins with no votes carry no weight; ``rows`` (a mask) limits the fit to some
+    areas; an area left out, or whose range holds no whole percent from 1 to 98 (all
+    its votes at 99-100%), gets NaN. Under ballot stuffing the leader's share is flat over
+    the clean turnouts and rises beyond them (Shpilkin 2009; Kobak, Shpilkin &
+    Pshenichnikov 2016, Significance 13(4):20-23): ``tau`` is where the rise begins."""
+    g = lead_bins.shape[0]
+    tau_b, flat_b, slope_b = np.full(g, np.nan), np.full(g, np.nan), np.full(g, np.nan)
+    w_all = (lead_bins + other_bins).astype(np.float64)
+    fit = (w_all.sum(1) > 0) if rows is None else (np.asarray(rows, bool) & (w_all.sum(1) > 0))
+    if not fit.any():
+        return ShareBreak(tau_b, flat_b, slope_b)
+    w = w_all[fit]
+    s = lead_bins[fit] / np.where(w > 0, w, 1.0)
+    x = np.arange(lead_bins.shape[1]) + 0.5
+    # a change point inside each area's turnout range: between the bins holding its
+    # 2.5% and 97.5% vote quantiles
+    cum = np.cumsum(w, axis=1) / w.sum(1, keepdims=True)
+    lo, hi = np.argmax(cum >= 0.025, axis=1), np.argmax(cum >= 0.975, axis=1)
+    best = np.full(w.shape[0], np.inf)
+    tau_f, flat_f, slope_f = (np.full(w.shape[0], np.nan) for _ in range(3))
+
+    def try_tau(tau: int, rows_: np.ndarray) -> None:
+        idx = np.flatnonzero(rows_ & (lo <= tau) & (tau <= hi))
+        if idx.size == 0:
+            return
+        flat, slope, loss = _huber_line(s[idx], w[idx], np.maximum(0.0, x - tau))
+        better = loss < best[idx]
+        k = idx[better]
+        best[k], tau_f[k], flat_f[k], slope_f[k] = loss[better], tau, flat[better], slope[better]
+
+    taus = range(1, lead_bins.shape[1] - 2)
+    everyone = np.ones(w.shape[0], dtype=bool)
+    for tau in taus[::2]:  # every other point, then the neighbours of the best
+        try_tau(tau, everyone)
+    coarse = tau_f.copy()
+    for tau in taus:
+        if (near := np.abs(coarse - tau) == 1).any():
+            try_tau(tau, near)
+    tau_b[fit], flat_b[fit], slope_b[fit] = tau_f, flat_f, slope_f
+    return ShareBreak(tau_b, flat_b, slope_b)
+
+
+def _finite(v: float) -> float | None:
+    return float(v) if np.isfinite(v) else None
+
+
 def _bins(arr: StationArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     t = arr.turnout()
     ok = np.isfinite(t) & (arr.valid > 0)
@@ -145,14 +278,46 @@ def shpilkin_tests(
     key = groups.codes[ok] * N_BINS + b[ok]
     lead_bins = np.bincount(key, weights=w[ok], minlength=g * N_BINS).reshape(g, N_BINS)
     other_bins = np.bincount(key, weights=o[ok], minlength=g * N_BINS).reshape(g, N_BINS)
+    mode = robust_mode(arr.turnout()[ok], o[ok], groups.codes[ok], g)
+    n_rows = np.bincount(groups.codes[ok], minlength=g)
+    brk = share_change_point(lead_bins, other_bins, rows=n_rows >= min_stations)
+    rise = brk.at(mode) - brk.flat
     if t0 is not None:
         if not 0 <= t0 <= N_BINS - 2:
             raise ValueError(f"t0 must be a whole percent from 0 to {N_BINS - 2}, not {t0}")
-        t0_method = "given"
+        methods = np.full(g, "given", dtype=object)
         ref = np.full(g, int(t0), dtype=np.int64)
     else:
-        t0_method = "robust mode (integer-percent spikes removed, smoothed)"
-        ref = robust_mode(arr.turnout()[ok], o[ok], groups.codes[ok], g)
+        # the change point must leave a clean core below it (votes of both sides)
+        core = np.arange(g), np.clip(np.nan_to_num(brk.tau), 0, N_BINS - 1).astype(np.int64)
+        has_core = (np.cumsum(lead_bins, 1)[core] > 0) & (np.cumsum(other_bins, 1)[core] > 0)
+        moved = np.isfinite(rise) & (rise > SHARE_RISE_THRESHOLD) & has_core
+        methods = np.where(moved, "share change point", "robust mode").astype(object)
+        ref = np.where(moved, np.nan_to_num(brk.tau), mode).astype(np.int64)
+
+    def reason(i: int) -> str:
+        if not np.isfinite(brk.tau[i]):
+            base = (
+                f"the others' robust mode is {mode[i]}% (integer-percent spikes removed, "
+                "smoothed); no change point of the leader's share could be fitted (too "
+                "narrow a turnout range)"
+            )
+            return f"given (--t0 {int(ref[i])}); {base}" if methods[i] == "given" else base
+        base = (
+            f"the others' robust mode is {mode[i]}% (integer-percent spikes removed, "
+            f"smoothed); the leader's share, fitted as a broken line over the turnout bins, "
+            f"is flat at {brk.flat[i]:.1%} up to {brk.tau[i]:.0f}% and "
+            f"{rise[i] * 100:+.1f} points above that at the mode"
+        )
+        if methods[i] == "given":
+            return f"given (--t0 {int(ref[i])}); {base}"
+        if methods[i] == "share change point":
+            return (
+                f"{base}, more than {SHARE_RISE_THRESHOLD * 100:.0f}: the fraud moved the "
+                f"others' curve too, so t0 is the change point of the leader's share"
+            )
+        return f"{base}, not more than {SHARE_RISE_THRESHOLD * 100:.0f}: t0 is the mode"
+
     cw, co = np.cumsum(lead_bins, axis=1), np.cumsum(other_bins, axis=1)
 
     def excess_at(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -219,7 +384,8 @@ def shpilkin_tests(
                 n=int(n_st[i]),
                 reading=(
                     f"{excess[i]:+,.0f} anomalous votes for the leader ({share:.1%} of its "
-                    f"votes; reference turnout {ref[i]}%, range over ±{window} points "
+                    f"votes; reference turnout {ref[i]}% ({methods[i]}), range over "
+                    f"±{window} points "
                     f"{np.nanmin(alts[i]):,.0f} to {np.nanmax(alts[i]):,.0f}); without it "
                     f"turnout {clean_t[i]:.1%} and the leader's share {clean_s[i]:.1%}"
                 ),
@@ -237,7 +403,13 @@ def shpilkin_tests(
                     "se_delta": float(se[i]),
                     "z": float(zstat[i]),
                     "leader_votes": float(total_w[i]),
-                    "t0_method": t0_method,
+                    "t0_method": str(methods[i]),
+                    "t0_reason": reason(i),
+                    "others_mode_pct": int(mode[i]),
+                    "share_change_point_pct": _finite(brk.tau[i]),
+                    "share_rise_at_mode": _finite(rise[i]),
+                    "share_flat_level": _finite(brk.flat[i]),
+                    "share_slope_per_point": _finite(brk.slope[i]),
                     "clean_turnout": float(clean_t[i]),
                     "clean_turnout_ci": [float(lo_t[i]), float(hi_t[i])],
                     "clean_turnout_t0_range": [float(win_lo_t[i]), float(win_hi_t[i])],
@@ -256,6 +428,11 @@ def shpilkin_tests(
         sens = np.array(
             [excess_at(np.full(1, k))[0][0] for k in range(N_BINS - 1)], dtype=np.float64
         )
+        # a t0 whose bin holds no votes is no reference turnout: NaN, not the value
+        # of the bin below it (nor 0)
+        sens[(lead_bins[0] + other_bins[0])[: N_BINS - 1] <= 0] = np.nan
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share_bins = lead_bins[0] / (lead_bins[0] + other_bins[0])
         curves = ShpilkinCurves(
             np.arange(N_BINS),
             lead_bins[0],
@@ -268,8 +445,20 @@ def shpilkin_tests(
                 "clean_turnout": float(clean_t[0]),
                 "leader_clean_share": float(clean_s[0]),
                 "se_delta": float(se[0]),
+                "t0_reason": reason(0),
+                "others_mode_pct": int(mode[0]),
+                "share_change_point_pct": _finite(brk.tau[0]),
+                "share_rise_at_mode": _finite(rise[0]),
+                "share_flat_level": _finite(brk.flat[0]),
+                "share_slope_per_point": _finite(brk.slope[0]),
+                "leader_share_by_turnout": [_finite(v) for v in share_bins],
+                "share_fit": [
+                    _finite(v)
+                    for v in brk.flat[0]
+                    + brk.slope[0] * np.maximum(0.0, np.arange(N_BINS) + 0.5 - brk.tau[0])
+                ],
             },
-            sensitivity=np.nan_to_num(sens),
-            t0_method=t0_method,
+            sensitivity=sens,
+            t0_method=str(methods[0]),
         )
     return out, curves

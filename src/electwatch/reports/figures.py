@@ -499,9 +499,19 @@ def _wrap(text: str, width: int = 48, lines: int = 2) -> str:
 # checks the titles), and a figure whose numbers are not in the file is not drawn.
 
 
+def _not_applicable_nationally(data: dict, statistic: str) -> bool:
+    """results.json lists ``statistic`` as not applicable at the national level."""
+    return any(
+        na.get("statistic") == statistic and na.get("level") in (None, "national")
+        for na in data.get("not_applicable") or []
+    )
+
+
 def forensics_figure_titles(data: dict) -> dict[str, str]:
     """The title of each forensics figure, built only from ``results.json`` values;
-    a figure is absent when its data is (a statistic that did not apply)."""
+    a figure is absent when its data is, or when results.json says its statistic did
+    not apply nationally (the integer-percent histogram is kept in the file for fewer
+    than 100 units, but not drawn: a figure must not show a test that did not run)."""
     label = "SYNTHETIC: " if data.get("synthetic") else ""
     name = str(data.get("election", ""))[:60]
     titles: dict[str, str] = {}
@@ -509,12 +519,16 @@ def forensics_figure_titles(data: dict) -> dict[str, str]:
     if fp and fp.get("n"):
         titles["fingerprint"] = f"{label}{name}\nfingerprint, {fp['n']:,} units"
     sh = data.get("shpilkin_curves")
-    if sh and sh.get("excess") is not None:
+    if (
+        sh
+        and sh.get("excess") is not None
+        and not _not_applicable_nationally(data, "shpilkin_excess_votes")
+    ):
         titles["shpilkin"] = (
             f"{label}Shpilkin: {sh['excess']:+,.0f} anomalous votes (t0 = {sh['t0']}%)"
         )
     ih = data.get("integer_histogram")
-    if ih and ih.get("n"):
+    if ih and ih.get("n") and not _not_applicable_nationally(data, "integer_percent"):
         titles["integer"] = (
             f"{label}{name[:50]}: {ih['n']:,} units with >= {ih['min_cast']} ballots cast, "
             "0.1-point bins"
@@ -560,35 +574,70 @@ def forensics_fingerprint_figure(data: dict) -> Figure:
 
 
 def forensics_shpilkin_figure(data: dict) -> Figure:
-    """Votes by 1% turnout bin (leader, others, leader expected) and, below, the
-    excess for every reference turnout t0 (the sensitivity curve), both from
-    results.json's ``shpilkin_curves``."""
+    """Votes by 1% turnout bin (leader, others, leader expected); below, the excess for
+    every reference turnout t0 (the sensitivity curve, gaps where a t0 bin is empty);
+    and, when results.json has it, the leader's share by turnout bin with the fitted
+    flat-then-rising broken line, its change point and t0 (how t0 was chosen:
+    :func:`electwatch.forensics.shpilkin.share_change_point`). All from results.json's
+    ``shpilkin_curves``."""
     c = data["shpilkin_curves"]
     x = np.asarray(c["turnout_pct"], dtype=float)
     lead = np.asarray(c["leader"], dtype=float)
     oth = np.asarray(c["others"], dtype=float)
     exp = np.asarray(c["expected_leader"], dtype=float)
-    fig = Figure(figsize=(6.4, 6.0), dpi=110)
-    ax = fig.add_subplot(2, 1, 1)
+    share = np.asarray(c.get("leader_share_by_turnout") or [], dtype=float)
+    fit = np.asarray(c.get("share_fit") or [], dtype=float)
+    panels = 3 if share.size else 2
+    fig = Figure(figsize=(6.4, 3.0 * panels), dpi=110)
+    ax = fig.add_subplot(panels, 1, 1)
     ax.plot(x, lead, color=BLUE, label=f"leader ({str(data.get('winner', ''))[:30]})")
     ax.plot(x, oth, color=GREY, label="all others")
     ax.plot(x, exp, "--", color=BLUE, label="leader, expected")
     ax.fill_between(x, exp, lead, where=x > c["t0"], color=VERMILLION, alpha=0.3)
     ax.axvline(c["t0"], color="k", lw=0.6, ls=":")
+    if c.get("others_mode_pct") is not None and c["others_mode_pct"] != c["t0"]:
+        ax.axvline(c["others_mode_pct"], color=GREY, lw=0.6, ls="--")
     ax.set_xlabel("turnout (%)")
     ax.set_ylabel("votes per 1% bin")
     ax.set_title(forensics_figure_titles(data)["shpilkin"])
     ax.legend(fontsize=8)
     sens_x = np.asarray(c.get("sensitivity_t0", []), dtype=float)
     sens_y = np.asarray(c.get("sensitivity_excess", []), dtype=float)
-    ax2 = fig.add_subplot(2, 1, 2)
+    ax2 = fig.add_subplot(panels, 1, 2)
     if sens_x.size:
-        ax2.plot(sens_x, sens_y, color=VERMILLION)
+        ax2.plot(sens_x, sens_y, color=VERMILLION, marker=".", ms=2)
         ax2.axvline(c["t0"], color="k", lw=0.6, ls=":")
         ax2.axhline(0, color=GREY, lw=0.5)
     ax2.set_xlabel("reference turnout t0 (%)")
     ax2.set_ylabel("excess votes")
     ax2.set_title("sensitivity: the excess for every t0", fontsize=10)
+    if share.size:
+        ax3 = fig.add_subplot(panels, 1, 3)
+        centres = x + 0.5
+        ax3.plot(centres, 100 * share, ".", color=BLUE, ms=3, label="leader's share, 1% bins")
+        seen = np.flatnonzero(np.isfinite(share))
+        if fit.size and seen.size:  # the fitted line over the bins that hold votes
+            span = slice(seen[0], seen[-1] + 1)
+            ax3.plot(
+                centres[span], 100 * fit[span], color=VERMILLION, lw=1.2,
+                label="broken line (Huber)",
+            )  # fmt: skip
+        if c.get("share_change_point_pct") is not None:
+            ax3.axvline(
+                c["share_change_point_pct"], color=VERMILLION, lw=0.6, ls="--",
+                label=f"change point {c['share_change_point_pct']:.0f}%",
+            )  # fmt: skip
+        if c.get("others_mode_pct") is not None:
+            ax3.axvline(
+                c["others_mode_pct"], color=GREY, lw=0.6, ls="--",
+                label=f"others' mode {c['others_mode_pct']}%",
+            )  # fmt: skip
+        ax3.axvline(c["t0"], color="k", lw=0.6, ls=":", label=f"t0 = {c['t0']}%")
+        ax3.set_xlim(0, 100)
+        ax3.set_xlabel("turnout (%)")
+        ax3.set_ylabel("leader's share (%)")
+        ax3.set_title(f"how t0 was chosen: {c.get('t0_method', '')}", fontsize=10)
+        ax3.legend(fontsize=7)
     fig.tight_layout()
     return fig
 

@@ -240,8 +240,8 @@ def section_battery(ctx: ReportContext) -> Section:
                 "Votes by turnout (Shpilkin)",
                 f"Votes cast in each 1% turnout bin for the leader ({rep.winner}) and for "
                 f"everyone else; dashed: the leader's votes if they followed the others' curve "
-                f"scaled at low turnout (reference turnout {c.t0}%). The shaded gap is "
-                f"Shpilkin's excess: {c.excess:+,.0f} votes.",
+                f"scaled at low turnout (reference turnout {c.t0}%: {c.t0_method}). The "
+                f"shaded gap is Shpilkin's excess: {c.excess:+,.0f} votes.",
                 tips,
             )
         )

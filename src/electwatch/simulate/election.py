@@ -14,6 +14,17 @@ i.e. non-voters' ballots are stuffed for the winner and a share x^alpha of the o
 candidates' votes is moved to the winner. Counts are drawn binomially around those
 expectations so that small stations carry realistic sampling noise.
 
+Besides the paper's two kinds, *turnout-target* fraud (``ft``): a share ``ft`` of the
+stations is pushed to a target turnout T_i ~ N(target_turnout, target_sd) (never
+below its clean turnout a_i, at most 1), every added ballot for the winner and no
+vote moved, i.e. x_i = (T_i - a_i) / (1 - a_i) with no stealing. Whole stations, their
+other voters included, land at the target, so with a large ``ft`` the other
+candidates' votes-by-turnout curve peaks at the target: the pattern of Russia 2020
+(Shpilkin's analysis as reported by Znak and bne IntelliNews, August 2020), where
+the others' mode is no clean reference turnout. The expected valid votes added,
+N_i (T_i - a_i)(1 - invalid rate_i), are in ``SimulationTruth.extra
+["target_added_votes"]`` (per station) and their sum in ``injected_target_votes``.
+
 On top of the paper's model the simulator adds heterogeneity that real elections have
 and estimators must cope with: lognormal station sizes (larger in cities), regional
 turnout and vote-share offsets, an urban/rural split, a large lower-turnout capital.
@@ -50,6 +61,8 @@ class FraudParameters:
     ``fi``: share of stations with incremental fraud; ``fe``: share with extreme
     fraud; ``theta``: scale of |N(0, theta)| incremental fraud intensity; ``alpha``:
     exponent of vote stealing (x^alpha); ``extreme_sigma``: 0.075 in the paper.
+    ``ft``: share of stations with turnout-target fraud (not in the paper; module
+    docstring), pushed to N(``target_turnout``, ``target_sd``).
     """
 
     fi: float = 0.0
@@ -57,12 +70,22 @@ class FraudParameters:
     theta: float = 0.15
     alpha: float = 2.0
     extreme_sigma: float = 0.075
+    ft: float = 0.0
+    target_turnout: float = 0.8
+    target_sd: float = 0.03
 
     def __post_init__(self) -> None:
-        if not (0 <= self.fi <= 1 and 0 <= self.fe <= 1 and self.fi + self.fe <= 1):
-            raise ValueError("fi and fe must be in [0, 1] with fi + fe <= 1")
+        if not (
+            0 <= self.fi <= 1
+            and 0 <= self.fe <= 1
+            and 0 <= self.ft <= 1
+            and self.fi + self.fe + self.ft <= 1
+        ):
+            raise ValueError("fi, fe and ft must be in [0, 1] with fi + fe + ft <= 1")
         if self.theta <= 0 or self.alpha <= 0:
             raise ValueError("theta and alpha must be positive")
+        if not 0 < self.target_turnout <= 1 or self.target_sd < 0:
+            raise ValueError("target_turnout must be in (0, 1] and target_sd >= 0")
 
 
 @dataclass(frozen=True)
@@ -99,7 +122,7 @@ class SimulationTruth:
     seed: int
     election: ElectionParameters
     fraud: FraudParameters
-    fraud_type: np.ndarray  # 0 none, 1 incremental, 2 extreme, per station
+    fraud_type: np.ndarray  # 0 none, 1 incremental, 2 extreme, 3 turnout target
     clean_turnout: np.ndarray  # a_i before fraud
     clean_winner_share: np.ndarray  # v_i before fraud
     extra: dict[str, Any] = field(default_factory=dict)
@@ -111,6 +134,8 @@ class SimulationTruth:
             "fraud": asdict(self.fraud),
             "stations_incremental_fraud": int((self.fraud_type == 1).sum()),
             "stations_extreme_fraud": int((self.fraud_type == 2).sum()),
+            "stations_target_fraud": int((self.fraud_type == 3).sum()),
+            "injected_target_votes": float(self.extra.get("injected_target_votes", 0.0)),
         }
 
 
@@ -159,18 +184,28 @@ def simulate_election(
 
     # --- fraud (Klimek et al. 2012)
     u = rng.random(n)
-    fraud_type = np.where(u < f.fi, 1, np.where(u < f.fi + f.fe, 2, 0))
+    fraud_type = np.where(
+        u < f.fi, 1, np.where(u < f.fi + f.fe, 2, np.where(u < f.fi + f.fe + f.ft, 3, 0))
+    )
     x = np.zeros(n)
     inc = fraud_type == 1
     ext = fraud_type == 2
+    tgt = fraud_type == 3
     x[inc] = np.minimum(np.abs(rng.normal(0, f.theta, inc.sum())), 1.0)
     x[ext] = 1 - np.minimum(np.abs(rng.normal(0, f.extreme_sigma, ext.sum())), 1.0)
+    if tgt.any():  # drawn only then: ft = 0 leaves every other draw as it was
+        target = np.clip(rng.normal(f.target_turnout, f.target_sd, tgt.sum()), a[tgt], 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x[tgt] = np.where(a[tgt] < 1, (target - a[tgt]) / (1 - a[tgt]), 0.0)
+    steal = np.where(tgt, 0.0, x**f.alpha)
     turnout_expected = a + x * (1 - a)
-    winner_expected = a * v + x * (1 - a) + x**f.alpha * a * (1 - v)
+    winner_expected = a * v + x * (1 - a) + steal * a * (1 - v)
 
     # --- integer counts
     cast = rng.binomial(registered, turnout_expected)
-    invalid = rng.binomial(cast, np.clip(rng.normal(p.invalid_rate, p.invalid_rate / 3, n), 0, 0.2))
+    invalid_rate = np.clip(rng.normal(p.invalid_rate, p.invalid_rate / 3, n), 0, 0.2)
+    invalid = rng.binomial(cast, invalid_rate)
+    target_added = np.where(tgt, registered * x * (1 - a) * (1 - invalid_rate), 0.0)
     valid = cast - invalid
     with np.errstate(divide="ignore", invalid="ignore"):
         w_share = np.where(turnout_expected > 0, winner_expected / turnout_expected, 0.0)
@@ -209,7 +244,11 @@ def simulate_election(
         }
     ).with_columns(pl.col("registered", "cast", "valid", "invalid", *p.candidates).cast(pl.Int64))
     frame, warnings = add_flags(frame, list(p.candidates))
-    label = name or f"Synthetic election (seed {seed}, fi={f.fi}, fe={f.fe})"
+    label = name or (
+        f"Synthetic election (seed {seed}, fi={f.fi}, fe={f.fe}"
+        + (f", ft={f.ft}, target={f.target_turnout}" if f.ft else "")
+        + ")"
+    )
     contest = Contest(name="President", round=1, candidates=[Candidate(c) for c in p.candidates])
     results = ElectionResults(
         frame=frame,
@@ -227,7 +266,16 @@ def simulate_election(
         attributes=["urban", "data_source"],
     )
     truth = SimulationTruth(
-        seed=seed, election=p, fraud=f, fraud_type=fraud_type, clean_turnout=a, clean_winner_share=v
+        seed=seed,
+        election=p,
+        fraud=f,
+        fraud_type=fraud_type,
+        clean_turnout=a,
+        clean_winner_share=v,
+        extra={
+            "target_added_votes": target_added,
+            "injected_target_votes": float(target_added.sum()),
+        },
     )
     return results, truth
 
