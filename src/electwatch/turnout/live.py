@@ -41,6 +41,7 @@ import polars as pl
 
 from electwatch.core.applicability import MinimumSample, NotApplicable
 from electwatch.data.observations import ArrivalProfile
+from electwatch.errors import DataValidationError
 from electwatch.turnout.analysis import (
     MIN_COVERED_SHARE,
     TurnoutAnalysis,
@@ -76,6 +77,8 @@ EXCLUSION_REASONS = {
     "protocol_not_in_frame": "protocol of a station not in the station frame",
     "protocol_disagreement": "observers' protocols differ and none is verified",
     "snapshots_superseded": "snapshots of a station that also has a count record",
+    "snapshots_invalid": "snapshots that fail validation (e.g. a decreasing count)",
+    "no_register": "station without a register (ratio estimators)",
 }
 
 
@@ -88,7 +91,9 @@ class LiveEstimate:
     ran. ``shares`` is the quick count (``None`` with ``shares_error``).
     ``exclusions`` counts stations left out by reason (:data:`EXCLUSION_REASONS`,
     plus any reasons the caller counted before, e.g. ``conflict``).
-    ``n_observed`` stations entered the turnout estimate, ``n_protocols`` the shares.
+    ``n_observed`` stations have a usable count (in the frame, window above the
+    coverage threshold); ``n_protocols`` have a usable protocol (the shares use them
+    all once there are at least 2).
     ``mean_per_station`` is the mean whole-day count of the observed stations
     (partial windows corrected, before any expansion).
     """
@@ -174,11 +179,19 @@ def _observations(
     ) else None
     if snapshots is None or (not isinstance(snapshots, Snapshots) and not snapshots):
         return obs
-    snaps = (
-        snapshots
-        if isinstance(snapshots, Snapshots)
-        else snapshots_from_records([dict(r) for r in snapshots], "live snapshots")
-    )
+    try:
+        snaps = (
+            snapshots
+            if isinstance(snapshots, Snapshots)
+            else snapshots_from_records([dict(r) for r in snapshots], "live snapshots")
+        )
+    except DataValidationError as exc:
+        # live readings are not all checked on arrival (a count that decreases across
+        # two submissions): leave the snapshots out, counted, rather than no estimate
+        bad = {str(dict(r).get("station_id", dict(r).get("station"))) for r in snapshots}
+        exclusions["snapshots_invalid"] = len(bad)
+        notes.append(f"snapshots left out: {exc}")
+        return obs
     if obs is not None:
         have = obs.frame["station_id"]
         dup = snaps.frame.filter(pl.col("station_id").is_in(have.implode()))
@@ -188,7 +201,12 @@ def _observations(
         if f.height == 0:
             return obs
         snaps = Snapshots(f, snaps.file)
-    from_snaps = snapshots_to_observations(snaps, polls)
+    try:
+        from_snaps = snapshots_to_observations(snaps, polls)
+    except ValueError as exc:  # e.g. counts outside the polling hours
+        exclusions["snapshots_invalid"] = int(snaps.frame["station_id"].n_unique())
+        notes.append(f"snapshots left out: {exc}")
+        return obs
     notes.extend(from_snaps.notes)
     if obs is None:
         return from_snaps
@@ -263,6 +281,8 @@ def estimate_live(
     exclusions: dict[str, int] = {k: int(v) for k, v in (excluded or {}).items() if v}
     day = polls or ((profile.open_hour, profile.close_hour) if profile else (8, 20))
     obs = _observations(records, snapshots, day, exclusions, notes)
+    if obs is not None:  # one order whatever the source's (the bootstrap draws by row)
+        obs = Observations(obs.frame.sort("station_id"), obs.file, obs.notes)
     prots = _protocols(obs, protocols)
     if obs is not None:
         notes.extend(obs.notes)
@@ -400,7 +420,7 @@ def estimate_live(
     return LiveEstimate(
         estimator=chosen, turnout=turnout, estimates=estimates, shares=shares,
         exclusions=exclusions, register_zero=register_zero, register_zero_frame=reg0_frame,
-        n_observed=n_observed, n_protocols=len(prots) if shares is not None else 0,
+        n_observed=n_observed, n_protocols=len(prots),
         n_stations=frame.n_stations if frame is not None else None,
         mean_per_station=mean_day, profile=prof, profile_source=source,
         turnout_not_applicable=None if turnout else _not_applicable(
