@@ -212,8 +212,8 @@ def _observations(
         return from_snaps
     keep = [c for c in obs.frame.columns if not c.startswith(OUTCOME_PREFIX)]
     frame = pl.concat(
-        [obs.frame.select(keep), from_snaps.frame.select(keep)], how="vertical_relaxed"
-    ).with_columns(pl.int_range(1, pl.len() + 1).alias("row"))
+        [obs.frame.select(keep), from_snaps.frame], how="diagonal_relaxed"
+    ).with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("row"))
     return Observations(frame, "live observations", list(obs.notes))
 
 
@@ -326,14 +326,28 @@ def estimate_live(
     elif obs is None:
         turnout_error = "no usable count yet"
     else:
-        try:
-            analysis = estimate_turnout(
-                obs, frame, strata=strata, profile=prof, estimate_profile=estimate_prof,
-                polls=day, eligible=eligible, n_resamples=n_resamples,
-                confidence=confidence, seed=seed, min_covered_share=min_covered_share,
+
+        def run(p: ArrivalProfile | None, fit: bool) -> TurnoutAnalysis:
+            return estimate_turnout(
+                obs, frame, strata=strata, profile=p, estimate_profile=fit, polls=day,
+                eligible=eligible, n_resamples=n_resamples, confidence=confidence,
+                seed=seed, min_covered_share=min_covered_share,
             )  # fmt: skip
+
+        try:
+            analysis = run(prof, estimate_prof)
         except ValueError as exc:
             turnout_error = str(exc)
+            if estimate_prof:  # e.g. no hourly count in some hour: fall back, said so
+                prof, source = _uniform(day), "uniform (assumed)"
+                notes.append(
+                    f"the arrival profile could not be estimated ({exc}); partial windows "
+                    "corrected with a uniform profile over the polling hours"
+                )
+                try:
+                    analysis = run(prof, False)
+                except ValueError as exc2:
+                    turnout_error = str(exc2)
     if analysis is not None:
         prof = analysis.profile
         notes.extend(n for n in analysis.notes if n not in notes)
