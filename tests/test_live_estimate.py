@@ -140,9 +140,7 @@ def library_estimate(site: Site):
     """The library's answer on the inputs the shell reads, computed here directly."""
     with site.factory() as s:
         e = s.get(Election, site.seed.election_id)
-        kwargs, _ = shell.live_inputs(
-            s, e, site.settings.conflict_abs, site.settings.conflict_rel
-        )
+        kwargs, _ = shell.live_inputs(s, e, site.settings.conflict_abs, site.settings.conflict_rel)
     return estimate_live(**kwargs)
 
 
@@ -354,7 +352,7 @@ def test_a_profile_that_cannot_be_estimated_falls_back_to_uniform_and_says_so() 
     """Snapshots up to 12:00 only: no observer watched the afternoon, so the hourly
     profile cannot be fitted; the live estimate uses the uniform profile, says so,
     and still gives turnout."""
-    frame, reg, cast = _frame(200, 2)
+    frame, _reg, cast = _frame(200, 2)
     recs = [
         {"station_id": f"s{i}", "observer_id": "o", "window_start": "08:00",
          "window_end": "20:00", "voters": int(cast[i])}

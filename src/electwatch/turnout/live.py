@@ -174,9 +174,11 @@ def _observations(
     notes: list[str],
 ) -> Observations | None:
     """Records first; stations known only from snapshots are added from them."""
-    obs = observations_from_records([dict(r) for r in records], "live observations") if (
-        records
-    ) else None
+    obs = (
+        observations_from_records([dict(r) for r in records], "live observations")
+        if (records)
+        else None
+    )
     if snapshots is None or (not isinstance(snapshots, Snapshots) and not snapshots):
         return obs
     try:
@@ -188,7 +190,8 @@ def _observations(
     except DataValidationError as exc:
         # live readings are not all checked on arrival (a count that decreases across
         # two submissions): leave the snapshots out, counted, rather than no estimate
-        bad = {str(dict(r).get("station_id", dict(r).get("station"))) for r in snapshots}
+        raw = [] if isinstance(snapshots, Snapshots) else [dict(r) for r in snapshots]
+        bad = {str(r.get("station_id", r.get("station"))) for r in raw}
         exclusions["snapshots_invalid"] = len(bad)
         notes.append(f"snapshots left out: {exc}")
         return obs

@@ -241,10 +241,8 @@ def _shares(live: LiveEstimate) -> dict[str, Any] | None:
     q = live.shares
     if q is None:
         return {**base, "rows": [], "error": live.shares_error}
-    rows = [
-        {"name": i.name, "share": i.estimate, "ci95": [i.ci_low, i.ci_high]} for i in q.shares
-    ]
-    rows.sort(key=lambda r: (r["name"] in RESERVED_OUTCOMES, -float(r["share"])))
+    ordered = sorted(q.shares, key=lambda i: (i.name in RESERVED_OUTCOMES, -i.estimate))
+    rows = [{"name": i.name, "share": i.estimate, "ci95": [i.ci_low, i.ci_high]} for i in ordered]
     return {
         **base,
         "method": q.method,
@@ -271,7 +269,8 @@ def disagreeing_stations(s: Session, election_id: int) -> int:
 
 def _protocols(s: Session, election_id: int) -> tuple[dict[int, dict[str, int]], int]:
     rows = s.execute(
-        select(Report.station_id, Report.outcomes, Report.status).where(
+        select(Report.station_id, Report.outcomes, Report.status)
+        .where(
             Report.election_id == election_id,
             Report.outcomes.is_not(None),
             Report.status != "quarantined",

@@ -960,7 +960,9 @@ def shares_view(shares: dict[str, Any] | None, t: Translator) -> dict[str, Any] 
         "runner_up": shares.get("runner_up"),
         "margin": margin,
         "margin_text": t.percent(margin) if margin is not None else "",
-        "margin_ci_text": f"{t.percent(lo)} – {t.percent(hi)}" if lo is not None else "",
+        "margin_ci_text": (
+            f"{t.percent(lo)} – {t.percent(hi)}" if lo is not None and hi is not None else ""
+        ),
         "p_leader": p_lead,
         "p_leader_text": t.percent(p_lead) if p_lead is not None else "",
     }
