@@ -355,7 +355,9 @@ def test_a_profile_that_cannot_be_estimated_falls_back_to_uniform_and_says_so() 
     frame, _reg, cast = _frame(200, 2)
     recs = [
         {"station_id": f"s{i}", "observer_id": "o", "window_start": "08:00",
-         "window_end": "20:00", "voters": int(cast[i])}
+         "window_end": "20:00", "voters": int(cast[i]),
+         "outcomes": {"A": int(cast[i]) // 2, "B": int(cast[i]) - int(cast[i]) // 2 - i,
+                      "blank": i}}
         for i in range(20)
     ]  # fmt: skip
     snaps = [
@@ -367,3 +369,7 @@ def test_a_profile_that_cannot_be_estimated_falls_back_to_uniform_and_says_so() 
     assert live.profile_source == "uniform (assumed)" and live.turnout is not None
     assert any("could not be estimated" in n for n in live.notes)
     assert live.n_observed == 22  # 08:00-12:00 is a third of a uniform day: kept
+    # the records' protocols survive the merge with the snapshot stations
+    assert live.n_protocols == 20 and live.shares is not None
+    a = sum(int(cast[i]) // 2 for i in range(20))
+    assert live.shares.share("A").estimate == pytest.approx(a / cast[:20].sum())

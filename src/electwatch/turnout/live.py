@@ -213,10 +213,10 @@ def _observations(
     notes.extend(from_snaps.notes)
     if obs is None:
         return from_snaps
-    keep = [c for c in obs.frame.columns if not c.startswith(OUTCOME_PREFIX)]
-    frame = pl.concat(
-        [obs.frame.select(keep), from_snaps.frame], how="diagonal_relaxed"
-    ).with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("row"))
+    # the records' outcome columns stay (null on the snapshot rows): protocols
+    frame = pl.concat([obs.frame, from_snaps.frame], how="diagonal_relaxed").with_columns(
+        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("row")
+    )
     return Observations(frame, "live observations", list(obs.notes))
 
 
