@@ -320,6 +320,8 @@ def test_analyst_sees_the_estimate_change(
     monkeypatch.setattr(pages, "POLL_SECONDS", 1)
     _, page, errors = phone
     sd = live.seed
+    # two stations: the library's live estimate needs 2 for an interval
+    live.submit("load-1", sd.stations[1], 140)
     live.submit("load-2", sd.stations[2], 150)
     sign_in(page, live, "analyst")
     assert page.url.endswith("/analyst")

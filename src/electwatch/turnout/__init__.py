@@ -4,7 +4,6 @@ from electwatch.turnout.analysis import (
     MIN_COVERED_SHARE,
     DesignInfo,
     TurnoutAnalysis,
-    estimate_live,
     estimate_turnout,
 )
 from electwatch.turnout.estimate import (
@@ -31,6 +30,7 @@ from electwatch.turnout.frame import (
     read_plain_frame,
     size_classes,
 )
+from electwatch.turnout.live import LiveEstimate, estimate_live
 from electwatch.turnout.model import ModelEstimate, model_turnout
 from electwatch.turnout.observations import (
     Observations,
@@ -78,6 +78,7 @@ __all__ = [
     "EmptyStrataError",
     "Estimate",
     "Interval",
+    "LiveEstimate",
     "ModelEstimate",
     "Observations",
     "QuickCount",

@@ -1,133 +1,259 @@
 """The one adapter between the service and the turnout library (the live estimate).
 
-The service only gathers inputs from the database (merged station records, the
-station frame, the stored result protocols) and calls the estimators of
-:mod:`electwatch.turnout`; no statistic is computed here.
+The service only reads inputs from the database -- the merged station records, the
+tally-mode snapshots, the stations' result protocols and the station frame -- and
+makes one library call, :func:`electwatch.turnout.estimate_live`; no statistic is
+computed here (docs/turnout.md, "Live estimate", says which estimators run).
 
-* Turnout: each usable station count is scaled to the whole polling day by the
-  share of the day its watch window covers (``turnout.overlap_matrix`` and
-  ``turnout.covered_shares`` under a uniform arrival profile, until hourly data
-  allow ``turnout.estimate_profile``), then ``turnout.ratio_estimate`` (Cochran
-  1977, section 6.2-6.3) when every station has a register, else
-  ``turnout.naive_expansion`` (Cochran 1977, eq. 2.19).
-* Vote shares (a quick count, FORMATS.md (a)): the share of outcome k is the ratio
-  of sums sum_i y_ik / sum_i n_i over stations with a protocol, with n_i the
-  station's counted ballots, estimated by ``turnout.ratio_estimate`` (a ratio
-  estimator of a cluster sample, with linearisation SE); the quick-count helper's
-  share estimator replaces this call when it lands in the turnout package.
+Cache: the result is kept per election and *data version*, a few aggregate
+queries over what the estimate reads (reports: count, last update and summed
+edit versions; coordinators' actions; snapshots; the station frame). A page load
+whose data have not changed reuses the last estimate instead of recomputing it;
+any new report, status change, verification, snapshot or station import changes
+the version. Each worker process has its own small cache (:data:`CACHE_SIZE`).
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import polars as pl
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from electwatch.storage.models import Election, Report, Station
+from electwatch.storage.models import Election, Report, Snapshot, Station, StationAction
 from electwatch.storage.records import station_records
 from electwatch.storage.service import Scope
-from electwatch.turnout import (
-    Estimate,
-    covered_shares,
-    naive_expansion,
-    overlap_matrix,
-    ratio_estimate,
-)
+from electwatch.turnout import LiveEstimate, StationFrame, estimate_live, z_value
 
 #: merged-record statuses whose count enters the estimate (a conflict does not)
 USABLE = ("single", "agreed", "verified", "overridden")
 #: the reserved outcome names of FORMATS.md (a)
 RESERVED_OUTCOMES = ("blank", "invalid")
+#: estimates kept per worker process (elections x data versions)
+CACHE_SIZE = 16
+#: bootstrap replicates of the live estimate (the profile-aware SEs and the
+#: bootstrap estimator); the shown estimator's interval is analytic unless the
+#: arrival profile was estimated
+N_RESAMPLES = 1000
 
 
-def _day_counts(observed: pl.DataFrame, election: Election) -> np.ndarray:
-    """Counts scaled to the whole polling day (uniform arrival profile)."""
-    n_hours = election.close_hour - election.open_hour
-    start = observed["window_start"].to_numpy().astype(float) / 60
-    end = observed["window_end"].to_numpy().astype(float) / 60
-    overlap = overlap_matrix(start, end, election.open_hour, n_hours)
-    shares = covered_shares(np.full(n_hours, 1.0 / n_hours), overlap)
-    counts = observed["voters"].to_numpy().astype(float)
-    return np.divide(counts, shares, out=np.full_like(counts, np.nan), where=shares > 0)
+@dataclass(frozen=True)
+class LiveResult:
+    """What the service shows: the library's estimate and the record counts."""
+
+    live: LiveEstimate
+    records_by_status: dict[str, int]
+    version: tuple[Any, ...]
 
 
-def turnout_estimate(
-    observed: pl.DataFrame, frame: pl.DataFrame, election: Election
-) -> Estimate | None:
-    """The library's estimate from usable station records, or None without any."""
-    if observed.height == 0 or frame.height == 0:
-        return None
-    y = _day_counts(observed, election)
-    keep = np.isfinite(y)
-    y = y[keep]
-    if y.size == 0:
-        return None
-    big_n = frame.height
-    registered = frame["registered"]
-    if registered.null_count() == 0 and y.size >= 2:
-        x = observed["registered"].to_numpy().astype(float)[keep]
-        return ratio_estimate(y, x, float(registered.sum()), big_n)
-    return naive_expansion(y, big_n)
+_cache: OrderedDict[tuple[Any, ...], LiveResult] = OrderedDict()
+_lock = threading.Lock()
+#: computations and cache hits since start (read by tests and the benchmark)
+stats = {"computed": 0, "hits": 0}
+
+
+def clear_cache() -> None:
+    with _lock:
+        _cache.clear()
+
+
+def data_version(s: Session, election_id: int) -> tuple[Any, ...]:
+    """A value that changes whenever any input of the estimate changes."""
+    rep = s.execute(
+        select(func.count(), func.max(Report.updated_at), func.sum(Report.version)).where(
+            Report.election_id == election_id
+        )
+    ).one()
+    act = s.execute(
+        select(func.count(), func.max(StationAction.id))
+        .join(Station, Station.id == StationAction.station_id)
+        .where(Station.election_id == election_id)
+    ).one()
+    snap = s.execute(
+        select(func.count(), func.max(Snapshot.received_at)).where(
+            Snapshot.election_id == election_id
+        )
+    ).one()
+    st = s.execute(
+        select(func.count(), func.sum(Station.registered), func.count(Station.registered)).where(
+            Station.election_id == election_id
+        )
+    ).one()
+    return tuple(str(v) for v in (*rep, *act, *snap, *st))
+
+
+def _clock(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def live_inputs(
+    s: Session, election: Election, abs_tol: int, rel_tol: float
+) -> tuple[dict[str, Any], dict[str, int]]:
+    """The keyword arguments of :func:`estimate_live` read from the database, and
+    the merged records counted by status."""
+    records = station_records(s, election.id, Scope(), abs_tol, rel_tol)
+    counts = dict(records.group_by("status").len().iter_rows()) if records.height else {}
+    usable = records.filter(pl.col("status").is_in(list(USABLE)) & pl.col("voters").is_not_null())
+    opening, closing = election.open_hour * 60, election.close_hour * 60
+    rows = [
+        {
+            "station_id": str(sid),
+            "observer_id": "merged",
+            "window_start": _clock(opening if start is None else start),
+            "window_end": _clock(closing if end is None else end),
+            "voters": int(voters),
+        }
+        for sid, voters, start, end in usable.select(
+            "station_id", "voters", "window_start", "window_end"
+        ).iter_rows()
+    ]
+    frame_rows = s.execute(
+        select(Station.id, Station.registered).where(Station.election_id == election.id)
+    ).all()
+    frame = StationFrame(
+        pl.DataFrame(
+            [(str(i), r) for i, r in frame_rows],
+            schema={"station_id": pl.String, "registered": pl.Int64},
+            orient="row",
+        )
+    )
+    snaps = [
+        {
+            "station_id": str(sid),
+            "observer_id": str(oid),
+            "counted_since": _clock(since),
+            "time": _clock(t),
+            "cumulative": cum,
+        }
+        for sid, oid, since, t, cum in s.execute(
+            select(
+                Snapshot.station_id,
+                Snapshot.observer_id,
+                Snapshot.counted_since,
+                Snapshot.time,
+                Snapshot.cumulative,
+            ).where(Snapshot.election_id == election.id)
+        )
+    ]
+    protocols, disagreeing = _protocols(s, election.id)
+    no_count = sum(v for k, v in counts.items() if k not in USABLE and k != "conflict")
+    no_count += records.filter(
+        pl.col("status").is_in(list(USABLE)) & pl.col("voters").is_null()
+    ).height
+    kwargs = {
+        "records": rows,
+        "frame": frame,
+        "snapshots": snaps or None,
+        "protocols": {str(k): v for k, v in protocols.items()},
+        "excluded": {
+            "conflict": counts.get("conflict", 0),
+            "no_count": no_count,
+            "protocol_disagreement": disagreeing,
+        },
+        "polls": (election.open_hour, election.close_hour),
+        "n_resamples": N_RESAMPLES,
+    }
+    return kwargs, counts
+
+
+def live_for_election(s: Session, election: Election, abs_tol: int, rel_tol: float) -> LiveResult:
+    """The library's live estimate of one election, from the cache when the data
+    have not changed since it was computed."""
+    version = data_version(s, election.id)
+    key = (election.id, election.open_hour, election.close_hour, abs_tol, rel_tol, version)
+    with _lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            stats["hits"] += 1
+            return hit
+    kwargs, counts = live_inputs(s, election, abs_tol, rel_tol)
+    result = LiveResult(estimate_live(**kwargs), counts, version)
+    with _lock:
+        stats["computed"] += 1
+        _cache[key] = result
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return result
 
 
 def estimate_for_election(
     s: Session, election: Election, abs_tol: int, rel_tol: float
 ) -> dict[str, Any]:
-    """The live estimate of one election as a JSON-ready dict (API and analyst page)."""
-    records = station_records(s, election.id, Scope(), abs_tol, rel_tol)
-    counts = dict(records.group_by("status").len().iter_rows()) if records.height else {}
-    usable = records.filter(pl.col("status").is_in(list(USABLE)) & pl.col("voters").is_not_null())
-    observed = usable.select(
-        "station_id",
-        "voters",
-        "registered",
-        pl.col("window_start").fill_null(election.open_hour * 60),
-        pl.col("window_end").fill_null(election.close_hour * 60),
-    )
-    frame = pl.DataFrame(
-        [
-            tuple(r)
-            for r in s.execute(
-                select(Station.id, Station.registered).where(Station.election_id == election.id)
-            )
-        ],
-        schema={"station_id": pl.Int64, "registered": pl.Int64},
-        orient="row",
-    )
-    est = turnout_estimate(observed, frame, election)
+    """The live estimate of one election as a JSON-ready dict (API and analyst page):
+    the library's :class:`~electwatch.turnout.LiveEstimate` under ``live``, and its
+    headline figures flattened for the page."""
+    res = live_for_election(s, election, abs_tol, rel_tol)
+    live = res.live
+    est = live.turnout
     out: dict[str, Any] = {
         "election_id": election.id,
-        "n_observed": observed.height,
-        "n_stations": frame.height,
-        "records_by_status": counts,
-        "excluded_conflicts": counts.get("conflict", 0),
+        "n_observed": live.n_observed,
+        "n_stations": live.n_stations,
+        "records_by_status": res.records_by_status,
+        "excluded_conflicts": live.exclusions.get("conflict", 0),
+        "exclusions": dict(live.exclusions),
+        "register_zero": live.register_zero,
+        "estimator": live.estimator,
         "method": est.method if est else None,
+        "profile_source": live.profile_source,
+        "turnout_error": live.turnout_error,
+        "mean_per_station": live.mean_per_station,
         "voters": None,
+        "se": None,
         "ci95": None,
         "turnout": None,
         "turnout_ci95": None,
         "estimate": est.to_dict() if est else None,
+        "shares": _shares(live),
+        "live": live.to_dict(),
+        "data_version": list(res.version),
     }
     if est is not None:
-        day = _day_counts(observed, election)
-        # the mean whole-day count of an observed station (what the counts say
-        # before any expansion), for the API's readers
-        out["mean_per_station"] = float(np.nanmean(day)) if np.isfinite(day).any() else None
+        z = z_value(est.confidence)
         total, se = est.total_voters, est.total_voters_se
-        out["se"] = se if se is not None and np.isfinite(se) else None
         out["voters"] = total
-        if se is not None and np.isfinite(se):
-            out["ci95"] = [total - 1.959964 * se, total + 1.959964 * se]  # type: ignore[operator]
-        if est.quantity == "turnout" and np.isfinite(est.standard_error):
+        if total is not None and se is not None and se == se:
+            out["se"] = se
+            out["ci95"] = [total - z * se, total + z * se]
+        if est.quantity == "turnout":
             out["turnout"] = est.estimate
-            out["turnout_ci95"] = [est.ci_low, est.ci_high]
-        elif est.quantity == "turnout":
-            out["turnout"] = est.estimate
-    out["shares"] = shares_for_election(s, election)
+            if est.standard_error == est.standard_error:
+                out["turnout_ci95"] = [est.ci_low, est.ci_high]
     return out
+
+
+def _shares(live: LiveEstimate) -> dict[str, Any] | None:
+    """The quick count's shares as page rows (None: no protocols at all)."""
+    disagreeing = live.exclusions.get("protocol_disagreement", 0)
+    if live.n_protocols == 0 and not disagreeing:
+        return None
+    base: dict[str, Any] = {
+        "n": live.n_protocols,
+        "n_stations": live.n_stations,
+        # stations whose observers' protocols differ and none is verified: left out
+        "n_disagreeing": disagreeing,
+    }
+    q = live.shares
+    if q is None:
+        return {**base, "rows": [], "error": live.shares_error}
+    ordered = sorted(q.shares, key=lambda i: (i.name in RESERVED_OUTCOMES, -i.estimate))
+    rows = [{"name": i.name, "share": i.estimate, "ci95": [i.ci_low, i.ci_high]} for i in ordered]
+    return {
+        **base,
+        "method": q.method,
+        "rows": rows,
+        "leader": q.leader,
+        "runner_up": q.runner_up,
+        "margin": q.margin.estimate,
+        "margin_ci95": [q.margin.ci_low, q.margin.ci_high],
+        "p_leader_majority": q.p_leader_majority,
+        "majority_of": q.extra.get("majority_of"),
+    }
 
 
 def station_outcomes(s: Session, election_id: int) -> dict[int, dict[str, int]]:
@@ -143,11 +269,14 @@ def disagreeing_stations(s: Session, election_id: int) -> int:
 
 def _protocols(s: Session, election_id: int) -> tuple[dict[int, dict[str, int]], int]:
     rows = s.execute(
-        select(Report.station_id, Report.outcomes, Report.status).where(
+        select(Report.station_id, Report.outcomes, Report.status)
+        .where(
             Report.election_id == election_id,
             Report.outcomes.is_not(None),
             Report.status != "quarantined",
         )
+        # one order on every database: "the last verified" must not depend on it
+        .order_by(Report.received_at, Report.id)
     ).all()
     by_station: dict[int, list[tuple[dict[str, int], str]]] = {}
     for sid, outcomes, status in rows:
@@ -161,41 +290,3 @@ def _protocols(s: Session, election_id: int) -> tuple[dict[int, dict[str, int]],
         elif all(o == protocols[0][0] for o, _ in protocols):
             chosen[sid] = protocols[0][0]
     return chosen, len(by_station) - len(chosen)
-
-
-def shares_for_election(s: Session, election: Election) -> dict[str, Any] | None:
-    """Outcome shares among counted ballots with 95% intervals (None: no protocols)."""
-    protocols, disagreeing = _protocols(s, election.id)
-    if not protocols and not disagreeing:
-        return None
-    n_frame = (
-        s.scalar(
-            select(func.count()).select_from(Station).where(Station.election_id == election.id)
-        )
-        or 0
-    )
-    names = sorted({k for o in protocols.values() for k in o})
-    table = np.array([[o.get(k, 0) for k in names] for o in protocols.values()], dtype=float)
-    totals = table.sum(axis=1)
-    base: dict[str, Any] = {
-        "n": len(protocols),
-        "n_stations": n_frame,
-        # stations whose observers' protocols differ and none is verified: left out
-        "n_disagreeing": disagreeing,
-    }
-    if len(protocols) < 2:
-        return {**base, "rows": [], "error": "needs protocols from at least 2 stations"}
-    rows: list[dict[str, Any]] = []
-    for j, name in enumerate(names):
-        # share = sum y_j / sum n: the ratio estimator with the ballots as the "register"
-        est = ratio_estimate(table[:, j], totals, 1.0, max(n_frame, len(protocols)))
-        rows.append(
-            {
-                "name": name,
-                "share": est.estimate,
-                "ci95": [est.ci_low, est.ci_high],
-                "votes_observed": int(table[:, j].sum()),
-            }
-        )
-    rows.sort(key=lambda r: (r["name"] in RESERVED_OUTCOMES, -float(r["share"])))
-    return {**base, "method": "ratio of sums (turnout.ratio_estimate)", "rows": rows}

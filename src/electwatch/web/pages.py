@@ -848,9 +848,25 @@ def estimate_view(
         "n_observed": est.get("n_observed", 0),
         "n_stations": est.get("n_stations", 0),
         "method": est.get("method") or "",
+        "estimator": est.get("estimator") or "",
         "excluded": est.get("excluded_conflicts", 0),
+        "exclusions": exclusion_rows(est.get("exclusions") or {}, t),
+        "register_zero": est.get("register_zero", 0),
+        "profile_note": (
+            t.gettext("Partial windows corrected assuming voters arrive evenly through the day.")
+            if est.get("profile_source") == "uniform (assumed)"
+            else ""
+        ),
     }
     if est.get("voters") is None:
+        if base["n_observed"]:
+            return {
+                **base,
+                "error": t.gettext(
+                    "Not enough usable reports yet: an interval needs counts from at least "
+                    "2 stations."
+                ),
+            }
         return {
             **base,
             "error": t.gettext(
@@ -892,6 +908,26 @@ def estimate_view(
     return base
 
 
+def exclusion_rows(exclusions: dict[str, int], t: Translator) -> list[dict[str, Any]]:
+    """Stations left out of the live estimate, one row per reason (the library's keys)."""
+    labels = {
+        "conflict": t.gettext("Observers' counts conflict"),
+        "no_count": t.gettext("No usable count"),
+        "not_in_frame": t.gettext("Station not in the station list"),
+        "low_coverage": t.gettext("Watched less than a fifth of the day"),
+        "no_register": t.gettext("No registered-voter figure"),
+        "protocol_disagreement": t.gettext("Observers' result protocols differ"),
+        "protocol_not_in_frame": t.gettext("Protocol of a station not in the station list"),
+        "snapshots_superseded": t.gettext("Snapshots of a station that also sent a count"),
+        "snapshots_invalid": t.gettext("Snapshots that fail validation"),
+    }
+    return [
+        {"reason": k, "label": labels.get(k, k), "n": n, "n_text": t.number(n)}
+        for k, n in sorted(exclusions.items())
+        if n
+    ]
+
+
 def shares_view(shares: dict[str, Any] | None, t: Translator) -> dict[str, Any] | None:
     """Display rows of the live vote shares (from the library, via live_estimate)."""
     if not shares:
@@ -913,7 +949,23 @@ def shares_view(shares: dict[str, Any] | None, t: Translator) -> dict[str, Any] 
         }
         for r in shares["rows"]
     ]
-    return {"n": shares["n"], "n_disagreeing": shares.get("n_disagreeing", 0), "rows": rows}
+    margin, p_lead = shares.get("margin"), shares.get("p_leader_majority")
+    lo, hi = shares.get("margin_ci95") or (None, None)
+    return {
+        "n": shares["n"],
+        "n_disagreeing": shares.get("n_disagreeing", 0),
+        "rows": rows,
+        "method": shares.get("method") or "",
+        "leader": shares.get("leader"),
+        "runner_up": shares.get("runner_up"),
+        "margin": margin,
+        "margin_text": t.percent(margin) if margin is not None else "",
+        "margin_ci_text": (
+            f"{t.percent(lo)} – {t.percent(hi)}" if lo is not None and hi is not None else ""
+        ),
+        "p_leader": p_lead,
+        "p_leader_text": t.percent(p_lead) if p_lead is not None else "",
+    }
 
 
 def _analyst_estimate(request: Request, election_id: int | None) -> dict[str, Any]:
