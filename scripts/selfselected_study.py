@@ -156,7 +156,8 @@ def study(
         res["model"]["selection_band_brackets_truth"] = float(
             np.mean((bands[:, 0] <= truth) & (truth <= bands[:, 1]))
         )
-        res["model"]["mean_selection_band_width_points"] = float(np.mean(bands[:, 1] - bands[:, 0])) * 100
+        width = float(np.mean(bands[:, 1] - bands[:, 0])) * 100
+        res["model"]["mean_selection_band_width_points"] = width
         out["kinds"][kind] = res
     return out
 
@@ -172,10 +173,11 @@ def markdown(res: dict[str, Any]) -> str:
         for est, c in r.items():
             br = c.get("selection_band_brackets_truth")
             bw = c.get("mean_selection_band_width_points", 0.0)
+            band = "-" if br is None else f"{br:.0%} ({bw:.1f})"
             lines.append(
                 f"| {kind} | {est} | {c['bias_points']:+.2f} | {c['bias_percent_of_truth']:+.1f}% "
                 f"| {c['rmse_points']:.2f} | {c['coverage']:.1%} +/- {c['coverage_mc_se']:.1%} | "
-                f"{c['mean_ci_width_points']:.2f} | {'-' if br is None else f'{br:.0%} ({bw:.1f})'} |"
+                f"{c['mean_ci_width_points']:.2f} | {band} |"
             )
     return "\n".join(lines)
 
@@ -186,8 +188,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--data", type=Path, default=DATA / "russia-duma-2011.csv.zip")
     ap.add_argument("--campaigns", type=int, default=200)
-    ap.add_argument("--turnout-campaigns", type=int, default=None,
-                    help="campaigns of the turnout selections (default: --campaigns)")
+    ap.add_argument(
+        "--turnout-campaigns",
+        type=int,
+        default=None,
+        help="campaigns of the turnout selections (default: --campaigns)",
+    )
     ap.add_argument("--stations", type=int, default=500)
     ap.add_argument("--resamples", type=int, default=200)
     ap.add_argument("--kinds", default=",".join(KINDS))

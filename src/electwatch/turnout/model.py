@@ -69,7 +69,12 @@ import polars as pl
 
 from electwatch.turnout.frame import StationFrame, size_classes
 from electwatch.turnout.observations import Observations
-from electwatch.turnout.windows import covered_shares, fit_profile_shares, overlap_matrix
+from electwatch.turnout.windows import (
+    covered_shares,
+    fit_profile_shares,
+    fit_segment_profile_shares,
+    overlap_matrix,
+)
 
 #: d of :class:`SelectionBand` unless told: the chance of being watched may grow (or
 #: fall) by a factor e per residual SD of turnout (module doc).
@@ -131,7 +136,6 @@ class ModelEstimate:
     area_sd: float
     station_sd: float
     observed_register_share: float
-    measurement_dispersion: float = 1.0
     interval: str = "model"
     selection_band: SelectionBand | None = None
     notes: tuple[str, ...] = ()
@@ -159,7 +163,6 @@ class _Fit:
     area_var: np.ndarray
     tau2: np.ndarray
     sigma2: np.ndarray
-    phi: np.ndarray
 
 
 def _fit(
@@ -178,16 +181,15 @@ def _fit(
     nm = mult.sum(axis=1)
     mv_mean = (mult * mvar).sum(axis=1) / nm
     if start is None:
-        tau2, sigma2, phi = np.full(b, 0.1), np.full(b, 0.1), np.ones(b)
+        tau2, sigma2 = np.full(b, 0.1), np.full(b, 0.1)
         a = np.zeros((b, k))
     else:
         tau2, sigma2 = np.repeat(start.tau2, b), np.repeat(start.sigma2, b)
-        phi = np.repeat(start.phi, b)
         a = np.repeat(start.area_effect, b, axis=0)
     beta = np.zeros((b, p))
     ridge = 1e-8 * np.eye(p)
     for _ in range(iterations):
-        w = mult / (mvar * phi[:, None] + sigma2[:, None])
+        w = mult / (mvar + sigma2[:, None])
         xtwx = (w @ xx).reshape(b, p, p) + ridge
         xtwy = (w * (y - a[:, area])) @ xmat
         beta = np.linalg.solve(xtwx, xtwy[..., None])[..., 0]
@@ -205,14 +207,12 @@ def _fit(
             np.where(seen, a_new**2 + post, 0.0).sum(axis=1) / np.maximum(seen.sum(axis=1), 1),
             1e-5,
         )
-        phi_new = phi
-        change = max(np.abs(tau2_new - tau2).max(), np.abs(sigma2_new - sigma2).max(),
-                     1e-2 * np.abs(phi_new - phi).max())  # fmt: skip
-        a, tau2, sigma2, phi = a_new, tau2_new, sigma2_new, phi_new
+        change = max(np.abs(tau2_new - tau2).max(), np.abs(sigma2_new - sigma2).max())
+        a, tau2, sigma2 = a_new, tau2_new, sigma2_new
         if change < tol:
             break
-    sw = (mult / (mvar * phi[:, None] + sigma2[:, None])) @ z
-    return _Fit(beta, a, 1.0 / (sw + 1.0 / tau2[:, None]), tau2, sigma2, phi)
+    sw = (mult / (mvar + sigma2[:, None])) @ z
+    return _Fit(beta, a, 1.0 / (sw + 1.0 / tau2[:, None]), tau2, sigma2)
 
 
 def _expected_turnout(eta: np.ndarray, var: np.ndarray) -> np.ndarray:
@@ -320,7 +320,25 @@ def model_turnout(
     draws = rng.integers(0, n, (n_resamples, n)) + (np.arange(n_resamples) * n)[:, None]
     mult = np.bincount(draws.ravel(), minlength=n_resamples * n).reshape(n_resamples, n)
     mult = mult.astype(float)
-    if has.sum() >= 2:
+    segments = observations.segments
+    if segments is not None and set(segments["station_id"].to_list()) != set(
+        observations.station_ids.tolist()
+    ):
+        segments = None  # not the readings of exactly these stations (e.g. filtered)
+    if segments is not None and segments.height:
+        # readings from cumulative snapshots: the profile re-fitted from the segments as
+        # counted in every replicate (module doc, step 4)
+        pos = {sid: i for i, sid in enumerate(observations.station_ids.tolist())}
+        seg_row = np.array([pos[sid] for sid in segments["station_id"].to_list()])
+        o_seg = overlap_matrix(segments["start_h"].to_numpy(), segments["end_h"].to_numpy(),
+                               polls[0], n_h)  # fmt: skip
+        o_st = np.zeros((n, n_h))
+        np.add.at(o_st, seg_row, o_seg)
+        o_st = np.clip(o_st, 0.0, 1.0)
+        c_seg = segments["count"].to_numpy().astype(float)
+        p_point = fit_segment_profile_shares(seg_row, o_seg, c_seg, o_st, np.ones((1, n)))[0]
+        p_rep = fit_segment_profile_shares(seg_row, o_seg, c_seg, o_st, mult, start=p_point)
+    elif has.sum() >= 2:
         # the profile of every replicate in one vectorised fit (B x H)
         p_point = fit_profile_shares(hourly[has], o[has], open_hour=polls[0])
         p_rep = fit_profile_shares(hourly[has], o[has], mult[:, has], open_hour=polls[0])
@@ -348,9 +366,9 @@ def model_turnout(
         eta_obs = x_obs @ beta + a_star[:, a_obs] + rng.normal(0, np.sqrt(sigma2), (n_resamples, n))
         theta = _expit(eta_obs)
         t_true = reg_obs * theta
-        # the reading's error (dispersion phi over binomial thinning), then the
+        # the reading's error (binomial thinning, as the fit assumes), then the
         # profile's own estimation error (a station-bootstrap replicate of it)
-        noise = np.sqrt(float(fit.phi[0]) * thinning_var(theta, s_point))
+        noise = np.sqrt(thinning_var(theta, s_point))
         t_hat = reg_obs * _expit(eta_obs + noise * rng.standard_normal(eta_obs.shape))
         s_b = covered_shares(p_rep, o)
         t_hat = t_hat * np.divide(s_point, s_b, out=np.ones_like(s_b), where=s_b > 0)
@@ -383,8 +401,7 @@ def model_turnout(
     extra: dict[str, Any] = {
         "n_resamples": n_resamples,
         "interval_method": {
-            "model": "parametric bootstrap of the prediction error (Chatterjee, Lahiri & "
-            "Li 2008)",
+            "model": "parametric bootstrap of the prediction error (Chatterjee, Lahiri & Li 2008)",
             "stations": "percentile, stations resampled (area effects held fixed)",
         }[interval],
     }
@@ -396,7 +413,6 @@ def model_turnout(
         confidence=confidence, n=int(n), total_stations=int(x_all.size),
         coefficients=dict(zip(names, map(float, fit.beta[0]), strict=True)),
         area_sd=float(np.sqrt(fit.tau2[0])), station_sd=float(np.sqrt(fit.sigma2[0])),
-        measurement_dispersion=float(fit.phi[0]),
         observed_register_share=float(reg_obs.sum() / register), interval=interval,
         selection_band=band,
         notes=("assumes selection depends only on the covariates and areas in the model; "
