@@ -34,15 +34,18 @@ finite-population inference: Royall 1970; Valliant, Dorfman & Royall 2000, ch. 2
    new area effects a*_g ~ N(0, tau^2) for *every* area and station effects for the
    observed stations, the observed stations' partial counts (binomial thinning by their
    covered share; the profile replaced by a station-bootstrap replicate of it, so its
-   estimation error is carried too), refit, predict, and compare with the replicate's
+   estimation error is carried too -- re-fitted from the readings' segments as counted
+   when the observations come from snapshots, :attr:`Observations.segments`, since hours
+   split under the point profile would copy its shape into every replicate), refit,
+   predict, and compare with the replicate's
    true total (the unobserved stations' part integrated over u). The interval is the
    point estimate minus the (1 - alpha/2, alpha/2) quantiles of those errors. It
    accounts for what the station bootstrap cannot: the areas' effects are a random draw
    that the few observed stations pin down only partly, so the unobserved stations of
    an area share one unknown error. ``interval="stations"`` keeps the earlier
    interval (resample observed stations, re-fit profile and model, percentile); it
-   treats the area effects as fixed and under-covers (docs/turnout.md, 84% at nominal
-   95% under self-selection on size and region).
+   treats the area effects as fixed and under-covers (docs/turnout.md, "Self-selected
+   observers study").
 
 What it cannot do: if observers select stations on their turnout itself, beyond what the
 covariates explain (selection on the unobservable), no model of the observed data
@@ -93,7 +96,7 @@ def _expit(z: np.ndarray) -> np.ndarray:
 class SelectionBand:
     """National turnout if the watched stations' residual turnout (logit scale) differs
     from the unwatched ones' by up to ``selection_sd`` residual SDs either way
-    (pattern-mixture sensitivity analysis: Little 1994, JASA 89(427); Andridge & Little
+    (pattern-mixture sensitivity analysis: Little 1994, Biometrika 81(3); Andridge & Little
     2011, J. Official Statistics 27(2)); ``undercount`` additionally lets observers have
     missed that share of voters (upper end only, as in
     :func:`electwatch.turnout.reconcile.sensitivity_table`).
