@@ -31,7 +31,7 @@ from electwatch.turnout.frame import (
     read_plain_frame,
     size_classes,
 )
-from electwatch.turnout.model import ModelEstimate, model_turnout
+from electwatch.turnout.model import ModelEstimate, SelectionBand, model_turnout
 from electwatch.turnout.observations import (
     Observations,
     load_observations,
@@ -84,6 +84,7 @@ __all__ = [
     "Reconciliation",
     "Sample",
     "SampleSize",
+    "SelectionBand",
     "SensitivityTable",
     "Snapshots",
     "StationFrame",
