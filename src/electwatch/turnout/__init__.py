@@ -31,7 +31,7 @@ from electwatch.turnout.frame import (
     size_classes,
 )
 from electwatch.turnout.live import LiveEstimate, estimate_live
-from electwatch.turnout.model import ModelEstimate, model_turnout
+from electwatch.turnout.model import ModelEstimate, SelectionBand, model_turnout
 from electwatch.turnout.observations import (
     Observations,
     load_observations,
@@ -85,6 +85,7 @@ __all__ = [
     "Reconciliation",
     "Sample",
     "SampleSize",
+    "SelectionBand",
     "SensitivityTable",
     "Snapshots",
     "StationFrame",

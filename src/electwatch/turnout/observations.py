@@ -46,6 +46,10 @@ class Observations:
     frame: pl.DataFrame
     file: str
     notes: list[str] = field(default_factory=list)  # e.g. from the snapshot conversion
+    # readings as counted (from cumulative snapshots): station id, start/end hour and
+    # count of every segment between successive readings; the hourly column then holds
+    # the segments split over their hours under the fitted profile
+    segments: pl.DataFrame | None = None
 
     @property
     def n(self) -> int:

@@ -281,6 +281,9 @@ def snapshots_to_observations(snapshots: Snapshots, polls: tuple[int, int]) -> O
         }
     )
     o = observations_from_frame(obs, snapshots.file)
+    o.segments = pl.DataFrame(
+        {"station_id": use["station_id"], "start_h": prev_t, "end_h": t, "count": seg}
+    )
     o.notes.append(
         f"{snapshots.n} snapshot readings at {len(stations)} stations converted to windows"
         + (

@@ -94,6 +94,51 @@ def fit_profile_shares(
     return p if batch else p[0]
 
 
+def fit_segment_profile_shares(
+    seg_station: np.ndarray,
+    seg_overlap: np.ndarray,
+    seg_count: np.ndarray,
+    station_overlap: np.ndarray,
+    weights: np.ndarray,
+    *,
+    start: np.ndarray | None = None,
+    iterations: int = 300,
+    tol: float = 1e-8,
+) -> np.ndarray:
+    """Poisson ML arrival shares from segment counts (readings between successive
+    cumulative snapshots, each spanning one or several hours), for B replicates of
+    station weights at once: (B x H).
+
+    The EM algorithm of :func:`electwatch.turnout.snapshots.split_segments` (Dempster,
+    Laird & Rubin 1977) with the station totals profiled out. Re-fitting from the
+    segments, not from their split hours, is what a bootstrap of the profile needs:
+    hours split under the point profile carry its shape into every replicate and
+    understate its error. ``seg_station`` indexes rows of ``station_overlap`` (n x H,
+    the watched part of each hour) and columns of ``weights`` (B x n); ``seg_overlap``
+    is (m x H)."""
+    w = np.atleast_2d(np.asarray(weights, dtype=float))
+    b, n = w.shape
+    o_seg = np.asarray(seg_overlap, dtype=float)
+    c = np.asarray(seg_count, dtype=float)
+    st = np.asarray(seg_station)
+    h = o_seg.shape[1]
+    c_station = np.bincount(st, weights=c, minlength=n)
+    wc = w[:, st] * c[None, :]  # (B x m)
+    p = np.full((b, h), 1.0 / h) if start is None else np.tile(np.asarray(start, float), (b, 1))
+    for _ in range(iterations):
+        tot = p @ o_seg.T  # (B x m): expected share of each segment
+        num = p * (np.divide(wc, tot, out=np.zeros_like(tot), where=tot > 0) @ o_seg)
+        share = p @ station_overlap.T  # (B x n)
+        t = np.divide(c_station[None, :], share, out=np.zeros_like(share), where=share > 0)
+        den = (w * t) @ station_overlap
+        p_new = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+        p_new /= p_new.sum(axis=1, keepdims=True)
+        if np.max(np.abs(p_new - p)) < tol:
+            return p_new
+        p = p_new
+    return p
+
+
 def estimate_profile(
     hourly: np.ndarray, start: np.ndarray, end: np.ndarray, open_hour: int
 ) -> ArrivalProfile:
