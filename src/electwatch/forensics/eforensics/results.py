@@ -156,6 +156,8 @@ class EforensicsFit:
     winner: str = ""
     caveat: str = CAVEAT
     notes: list[str] = field(default_factory=list)
+    quadrature: str = "adaptive"  # adaptive (per-station mode) or fixed rule
+    node_check: dict[str, Any] | None = None  # log-likelihood with k vs k + 2 nodes
 
     @property
     def classes(self) -> np.ndarray:
@@ -248,7 +250,10 @@ class EforensicsFit:
                 "iterations": self.iterations,
                 "evaluations": self.evaluations,
                 "score_statistic": _num(self.score_statistic),
+                "quadrature": self.quadrature,
                 "quadrature_nodes": self.nodes,
+                "nodes": self.nodes,
+                "node_check": self.node_check,
                 "seconds": round(self.seconds, 3),
             },
             "area_level": self.area_level,
@@ -418,6 +423,14 @@ def dress(
             + ", ".join(f"{o.loglik:.2f}" for o in raw.starts)
             + "): the best is reported; the likelihood has more than one mode"
         )
+    if raw.node_check is not None and not raw.node_check["passed"]:
+        notes.append(
+            f"quadrature: {raw.node_check['nodes']} and {raw.node_check['compared_with']} "
+            "adaptive nodes per share would move the estimate by "
+            f"{raw.node_check['max_shift_in_se']:.2f} standard errors (tolerance "
+            f"{raw.node_check['tolerance_in_se']}): the integral over the stations' fraud "
+            "shares is not settled"
+        )
     mag = {m.name: m.estimate for m in mags}
     if counts[1] >= 1 and max(mag["iota_m"], mag["iota_s"]) < WEAK_INCREMENTAL:
         notes.append(
@@ -453,4 +466,6 @@ def dress(
         winner,
         CAVEAT,
         notes,
+        raw.quadrature,
+        raw.node_check,
     )
