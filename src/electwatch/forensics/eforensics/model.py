@@ -379,13 +379,14 @@ class Likelihood:
         ll_a, a1, a2 = self._count_derivatives(
             d.abstentions, p_a, self.log_choose_a, phi[0], value_only
         )
-        ll_w, w1, w2 = self._count_derivatives(
-            d.winner, p_w, self.log_choose_w, phi[1], value_only
-        )
+        ll_w, w1, w2 = self._count_derivatives(d.winner, p_w, self.log_choose_w, phi[1], value_only)
         g = (
-            -0.5 * np.log(v_m) - (f_m - mu[0]) ** 2 / (2 * v_m)
-            - 0.5 * np.log(v_s) - (f_s - mu[1]) ** 2 / (2 * v_s)
-            + ll_a + ll_w
+            -0.5 * np.log(v_m)
+            - (f_m - mu[0]) ** 2 / (2 * v_m)
+            - 0.5 * np.log(v_s)
+            - (f_s - mu[1]) ** 2 / (2 * v_s)
+            + ll_a
+            + ll_w
         )
         if value_only:
             return (g,)
@@ -475,12 +476,7 @@ class Likelihood:
             l22 = np.sqrt(np.maximum(c_ss - l21**2, 1e-300))
             nodes_m = np.clip(f_m[:, None] + l11[:, None] * x1, lo, hi)
             nodes_s = np.clip(f_s[:, None] + l21[:, None] * x1 + l22[:, None] * x2, lo, hi)
-            log_rule = (
-                log_w
-                + np.log(l11 * l22)[:, None]
-                + np.log(2 * np.pi)
-                + (x1**2 + x2**2) / 2
-            )
+            log_rule = log_w + np.log(l11 * l22)[:, None] + np.log(2 * np.pi) + (x1**2 + x2**2) / 2
             out[kind] = (nodes_m, nodes_s, log_rule)
             self._modes[kind] = (f_m, f_s)
         self.adaptive = out
