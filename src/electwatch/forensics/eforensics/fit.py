@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import optimize
@@ -116,10 +116,14 @@ def interior_mask(lik: Likelihood, ev: Evaluation) -> np.ndarray:
     return mask
 
 
-def interior_score_statistic(lik: Likelihood, ev: Evaluation, bhhh: np.ndarray) -> float:
-    """g' B^-1 g over the interior parameters (zero at an interior maximum)."""
-    m = interior_mask(lik, ev)
-    g = ev.gradient[m]
+def interior_score_statistic(
+    lik: Likelihood, ev: Evaluation, bhhh: np.ndarray, free: np.ndarray | None = None
+) -> float:
+    """g' B^-1 g over the interior free parameters (zero at an interior maximum);
+    ``bhhh`` is over the free parameters."""
+    f = np.ones(lik.layout.size, dtype=bool) if free is None else free
+    m = interior_mask(lik, ev)[f]
+    g = ev.gradient[f][m]
     return float(g @ np.linalg.lstsq(bhhh[np.ix_(m, m)], g, rcond=None)[0])
 
 
@@ -133,12 +137,19 @@ def _modified_newton_step(hess: np.ndarray, gradient: np.ndarray) -> np.ndarray:
     return vec @ ((vec.T @ gradient) / lam)
 
 
-def maximise(lik: Likelihood, theta0: np.ndarray, max_iterations: int = 100) -> Optimum:
+def maximise(
+    lik: Likelihood,
+    theta0: np.ndarray,
+    max_iterations: int = 100,
+    fixed: np.ndarray | None = None,
+) -> Optimum:
     """One scoring (BHHH) step, then quasi-Newton steps: the Hessian is taken by finite
     differences of the analytic score, updated by BFGS between steps and retaken when a
-    step has to be halved or the update stops being negative definite."""
+    step has to be halved or the update stops being negative definite. Parameters
+    flagged in ``fixed`` stay at their value in ``theta0`` (restricted fits)."""
     n = lik.data.n
-    p = len(theta0)
+    free = np.ones(len(theta0), dtype=bool) if fixed is None else ~fixed
+    p = int(free.sum())
     theta = theta0.copy()
     ev = lik.evaluate(theta, with_scores=True)
     evaluations = 1
@@ -146,26 +157,36 @@ def maximise(lik: Likelihood, theta0: np.ndarray, max_iterations: int = 100) -> 
     it = 0
     hess: np.ndarray | None = None
     stalled = 0
+
+    def embed(x: np.ndarray) -> np.ndarray:
+        full = theta.copy()
+        full[free] = x
+        return full
+
     for it in range(1, max_iterations + 1):
         assert ev.scores is not None
-        bhhh = ev.scores.T @ ev.scores + 1e-9 * np.eye(p)
-        stat = interior_score_statistic(lik, ev, bhhh)
+        sc = ev.scores[:, free]
+        grad = ev.gradient[free]
+        bhhh = sc.T @ sc + 1e-9 * np.eye(p)
+        stat = interior_score_statistic(lik, ev, bhhh, free)
         if stat / n < SCORE_TOLERANCE:
             break
-        step = np.linalg.lstsq(bhhh, ev.gradient, rcond=None)[0]
+        step = np.linalg.lstsq(bhhh, grad, rcond=None)[0]
         if it > 1:
             if hess is None:
                 # finite differences with the adaptive rule held where it was
                 # centred for ev (the rule's own movement is second order)
                 auto, lik.auto_adapt = lik.auto_adapt, False
-                hess = fd_hessian(lambda t: lik.evaluate(t).gradient, theta, ev.gradient)
+                hess = fd_hessian(
+                    lambda t: lik.evaluate(embed(t)).gradient[free], theta[free], grad
+                )
                 lik.auto_adapt = auto
                 evaluations += p
-            step = _modified_newton_step(hess, ev.gradient)
+            step = _modified_newton_step(hess, grad)
         step = np.clip(step, -3, 3)
         size = 1.0
         while size > 1e-4:
-            trial = lik.evaluate(theta + size * step, with_scores=True)
+            trial = lik.evaluate(embed(theta[free] + size * step), with_scores=True)
             evaluations += 1
             if np.isfinite(trial.loglik) and trial.loglik >= ev.loglik - 1e-10:
                 break
@@ -173,7 +194,7 @@ def maximise(lik: Likelihood, theta0: np.ndarray, max_iterations: int = 100) -> 
         else:
             break
         s_vec = size * step
-        y_vec = trial.gradient - ev.gradient
+        y_vec = trial.gradient[free] - grad
         if hess is not None and size == 1.0:
             # BFGS update of the (negative) Hessian
             b = -hess
@@ -189,7 +210,7 @@ def maximise(lik: Likelihood, theta0: np.ndarray, max_iterations: int = 100) -> 
         # a weight drifting to zero gains ever less per step: stop when three steps
         # in a row gain under 1e-6 in log-likelihood
         stalled = stalled + 1 if trial.loglik - ev.loglik < 1e-6 else 0
-        theta, ev = theta + s_vec, trial
+        theta, ev = embed(theta[free] + s_vec), trial
         if stalled >= 3:
             break
     return Optimum(theta, ev.loglik, it, evaluations, stat)
@@ -332,6 +353,7 @@ class RawFit:
     quadrature: str = "fixed"
     node_check: dict[str, float | int | bool] | None = None
     adaptive_rounds: int = 0
+    boundary_tests: list[dict[str, float | str | bool]] = field(default_factory=list)
 
     @property
     def starts_agree(self) -> bool:
@@ -355,6 +377,7 @@ def fit_model(
     max_iterations: int = 100,
     seed: int = 0,
     quadrature: str = "adaptive",
+    boundary_test: bool = True,
 ) -> RawFit:
     """Fit from ``starts`` starting points; on more than 20,000 stations the starts run
     on a seeded subsample of 8,000 and only the best is carried to the full data (the
@@ -369,18 +392,22 @@ def fit_model(
     if data.n > WARM_START_ABOVE:
         rng = np.random.default_rng(seed)
         sub = np.sort(rng.choice(data.n, WARM_START_SAMPLE, replace=False))
-        sub_lik = Likelihood(data.subset(sub), variant, nodes)
+        sub_lik = Likelihood(data.subset(sub), variant, lik.nodes)
         sub_results = [maximise(sub_lik, th, max_iterations) for th in initial]
         results = [maximise(lik, o.theta, max_iterations) for o in sub_results]
     else:
         results = [maximise(lik, th, max_iterations) for th in initial]
     best = max(results, key=lambda o: o.loglik)
+    fixed: np.ndarray | None = None
+    tests: list[dict[str, float | str | bool]] = []
+    if boundary_test:
+        best, fixed, tests = boundary_tests(lik, best, max_iterations)
     check: dict[str, float | int | bool] | None = None
     rounds = 0
     if quadrature == "adaptive":
         k = ADAPTIVE_NODES if nodes is None else nodes
         while True:
-            lik, best, rounds = _adaptive_fit(data, variant, k, best, max_iterations)
+            lik, best, rounds = _adaptive_fit(data, variant, k, best, max_iterations, fixed)
             check = node_check(data, variant, k, best.theta, lik)
             if check["passed"] or k >= MAX_ADAPTIVE_NODES or nodes is not None:
                 break
@@ -403,7 +430,87 @@ def fit_model(
         quadrature,
         check,
         rounds,
+        tests,
     )
+
+
+DROPPED_LOGIT = -40.0  # gamma of a class whose weight the boundary test set to 0
+FRAUD_CLASSES = (
+    (1, "incremental", "gamma_incremental", ("beta_iota_m", "beta_iota_s")),
+    (2, "extreme", "gamma_extreme", ("beta_chi_m", "beta_chi_s")),
+)
+
+
+def _without(lik: Likelihood, theta: np.ndarray, drop: set[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Parameters with the classes in ``drop`` removed (weight 0: logit -40; their
+    magnitudes at the centre of eforensics' priors, iota = 0.35, chi = 0.85, i.e.
+    logit 0) and the mask of the parameters so fixed."""
+    blocks = lik.layout.blocks()
+    th = theta.copy()
+    fixed = np.zeros(len(theta), dtype=bool)
+    for c, _, gamma, mags in FRAUD_CLASSES:
+        if c in drop:
+            th[blocks[gamma]] = 0.0
+            th[blocks[gamma].start] = DROPPED_LOGIT
+            fixed[blocks[gamma]] = True
+            for nm in mags:
+                th[blocks[nm]] = 0.0
+                fixed[blocks[nm]] = True
+    return th, fixed
+
+
+def boundary_tests(
+    lik: Likelihood, best: Optimum, max_iterations: int
+) -> tuple[Optimum, np.ndarray | None, list[dict[str, float | str | bool]]]:
+    """Is each fraud class needed? A weight at zero is a boundary point where its
+    class's magnitudes are not identified, so the likelihood-ratio statistic has no
+    chi-squared law there (Davies 1977; Self & Liang 1987) and a Wald interval from an
+    interior spurious maximum need not include 0. Each class is dropped in turn (its
+    weight set to 0, the other parameters refitted) and kept only when
+    2 (loglik_with - loglik_without) exceeds a BIC-style penalty, (1 + 2 d_f) log n
+    for its weight and two magnitudes (Schwarz 1978; Keribin 2000 for mixtures).
+    Backward elimination: the weaker class is tested first. The statistic is taken on
+    the rule the starts ran with (fixed, the shares at their class means). A dropped
+    class's weight is then reported as 0 with the likelihood-ratio upper limit.
+    Skipped when the weights have covariates."""
+    layout = lik.layout
+    if layout.d_probability != 1:
+        return best, None, []
+    n = lik.data.n
+    penalty = float((1 + 2 * layout.d_fraud) * np.log(n))
+    dropped: set[int] = set()
+    current = best
+    tests: list[dict[str, float | str | bool]] = []
+    while len(dropped) < 2:
+        trials = {}
+        for c, _, _, _ in FRAUD_CLASSES:
+            if c in dropped:
+                continue
+            th, fixed = _without(lik, current.theta, dropped | {c})
+            trials[c] = maximise(lik, th, max_iterations, fixed)
+        c_min = min(trials, key=lambda c: current.loglik - trials[c].loglik)
+        for c, opt in trials.items():
+            lr = float(2 * (current.loglik - opt.loglik))
+            tests.append(
+                {
+                    "class": FRAUD_CLASSES[c - 1][1],
+                    "others_dropped": ",".join(FRAUD_CLASSES[d - 1][1] for d in sorted(dropped)),
+                    "loglik_with": float(current.loglik),
+                    "loglik_without": float(opt.loglik),
+                    "lr": lr,
+                    "penalty": penalty,
+                    "kept": bool(not (c == c_min and lr < penalty)),
+                }
+            )
+        lr_min = 2 * (current.loglik - trials[c_min].loglik)
+        if lr_min >= penalty:
+            break
+        dropped.add(c_min)
+        current = trials[c_min]
+    if not dropped:
+        return best, None, tests
+    _, fixed = _without(lik, current.theta, dropped)
+    return current, fixed, tests
 
 
 QUADRATURES = ("adaptive", "fixed")
@@ -415,7 +522,12 @@ MAX_ROUNDS = 6
 
 
 def _adaptive_fit(
-    data: ModelData, variant: str, k: int, start: Optimum, max_iterations: int
+    data: ModelData,
+    variant: str,
+    k: int,
+    start: Optimum,
+    max_iterations: int,
+    fixed: np.ndarray | None = None,
 ) -> tuple[Likelihood, Optimum, int]:
     """Maximise the adaptive-quadrature likelihood (the rule re-centred at every
     evaluation, warm-started at the previous modes) from ``start``. The gradient
@@ -423,7 +535,7 @@ def _adaptive_fit(
     adaptive one only by the rule's own error (Pinheiro & Bates 1995)."""
     lik = Likelihood(data, variant, k)
     lik.auto_adapt = True
-    best = maximise(lik, start.theta, max_iterations)
+    best = maximise(lik, start.theta, max_iterations, fixed)
     return lik, best, 1
 
 
