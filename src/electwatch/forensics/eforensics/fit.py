@@ -513,7 +513,7 @@ def boundary_tests(
                     "loglik_without": float(opt.loglik),
                     "lr": lr,
                     "penalty": penalty,
-                    "kept": bool(not (c == c_min and lr < penalty)),
+                    "above_penalty": bool(lr >= penalty),
                 }
             )
         lr_min = 2 * (current.loglik - trials[c_min].loglik)
@@ -521,6 +521,9 @@ def boundary_tests(
             break
         dropped.add(c_min)
         current = trials[c_min]
+    names = {FRAUD_CLASSES[c - 1][1] for c in dropped}
+    for t in tests:  # the outcome for the class, the same on every row
+        t["kept"] = t["class"] not in names
     return tests
 
 
