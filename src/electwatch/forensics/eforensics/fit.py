@@ -10,7 +10,9 @@ Algorithm:
 
 1. Start from the data (median turnout and winner's share) and from eforensics'
    prior centres of the fraud magnitudes; two starting mixtures (few and many frauded
-   stations).
+   stations), fitted with the cheap fixed one-node rule; boundary tests of the fraud
+   weights (:func:`boundary_tests`); then the adaptive-quadrature likelihood from the
+   best start, with a node-count check (:func:`node_check`).
 2. Scoring steps with the outer product of the per-station scores (Berndt, Hall, Hall
    & Hausman 1974; the score itself is exact, by Fisher's identity) and step halving,
    then L-BFGS-B to polish. Converged when the score statistic g' B^-1 g falls below

@@ -14,8 +14,9 @@ package eforensics, ``bl``/``bbl``, read as a specification). For station ``i`` 
   the winner), with means ``iota = k * logistic(X_f beta_iota)`` in (0, k) for
   incremental and ``chi = k + (1 - k) logistic(X_f beta_chi)`` in (k, 1) for extreme
   fraud, k = 0.7; each station's own fractions are ``Binomial(N, mean) / N`` as in
-  eforensics' JAGS text, integrated out here by Gauss-Hermite quadrature on their
-  normal approximation (``nodes`` per dimension);
+  eforensics' JAGS text, integrated out here on their normal approximation by
+  Gauss-Hermite quadrature (``nodes`` per dimension): adaptive (:meth:`Likelihood.adapt`,
+  the rule centred at each station's mode) or fixed (nodes on the normal law itself);
 * ``a ~ Binomial(N, (1 - tau)(1 - f_m))`` and, given ``a`` (alpha = a / N),
   ``w ~ Binomial(N, p_w)`` with ``p_w = nu (1 - f_s)(1 - f_m - alpha)/(1 - f_m)
   + alpha (f_m - f_s)/(1 - f_m) + f_s`` — at the expected abstention this is
