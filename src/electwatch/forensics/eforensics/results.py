@@ -474,8 +474,11 @@ def dress(
         raw.converged,
         raw.starts_agree,
         [o.loglik for o in raw.starts],
-        sum(o.iterations for o in raw.starts),
-        sum(o.evaluations for o in raw.starts),
+        # the starts' passes, plus the adaptive fit's (boundary tests not counted)
+        sum(o.iterations for o in raw.starts)
+        + (raw.optimum.iterations if raw.quadrature == "adaptive" else 0),
+        sum(o.evaluations for o in raw.starts)
+        + (raw.optimum.evaluations if raw.quadrature == "adaptive" else 0),
         raw.optimum.score_statistic,
         raw.seconds,
         lik.nodes,
