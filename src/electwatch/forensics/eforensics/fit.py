@@ -98,7 +98,10 @@ def fd_hessian(
     return (hess + hess.T) / 2
 
 
-def interior_mask(lik: Likelihood, ev: Evaluation) -> np.ndarray:
+MAGNITUDE_AT_BOUND = 9.2  # |logit| of an intercept-only share: within 1e-4 of its range's end
+
+
+def interior_mask(lik: Likelihood, ev: Evaluation, theta: np.ndarray | None = None) -> np.ndarray:
     """Parameters not on a boundary: the logits of a weight below 1e-6 (its maximum is
     at pi = 0, where the score does not vanish) and the magnitudes of a class with
     under one expected station are left out."""
@@ -115,16 +118,26 @@ def interior_mask(lik: Likelihood, ev: Evaluation) -> np.ndarray:
         if counts[c] < 1.0:
             for nm in mags:
                 mask[blocks[nm]] = False
+    if theta is not None and lik.layout.d_fraud == 1:
+        # a share pushed to its bound (its logit drifting to +-infinity, e.g. no
+        # stolen votes in incremental fraud): its score need not vanish either
+        for nm in ("beta_iota_m", "beta_iota_s", "beta_chi_m", "beta_chi_s"):
+            if abs(float(theta[blocks[nm].start])) > MAGNITUDE_AT_BOUND:
+                mask[blocks[nm]] = False
     return mask
 
 
 def interior_score_statistic(
-    lik: Likelihood, ev: Evaluation, bhhh: np.ndarray, free: np.ndarray | None = None
+    lik: Likelihood,
+    ev: Evaluation,
+    bhhh: np.ndarray,
+    free: np.ndarray | None = None,
+    theta: np.ndarray | None = None,
 ) -> float:
     """g' B^-1 g over the interior free parameters (zero at an interior maximum);
     ``bhhh`` is over the free parameters."""
     f = np.ones(lik.layout.size, dtype=bool) if free is None else free
-    m = interior_mask(lik, ev)[f]
+    m = interior_mask(lik, ev, theta)[f]
     g = ev.gradient[f][m]
     return float(g @ np.linalg.lstsq(bhhh[np.ix_(m, m)], g, rcond=None)[0])
 
@@ -215,6 +228,11 @@ def maximise(
         theta, ev = embed(theta[free] + s_vec), trial
         if stalled >= 3:
             break
+    # reported statistic: shares pushed to a bound (logit beyond +-9.2) are exempt too,
+    # like weights at 0 (the optimiser itself keeps going while they gain)
+    assert ev.scores is not None
+    sc = ev.scores[:, free]
+    stat = interior_score_statistic(lik, ev, sc.T @ sc + 1e-9 * np.eye(p), free, theta)
     return Optimum(theta, ev.loglik, it, evaluations, stat)
 
 
@@ -569,7 +587,7 @@ def node_check(
     finer.adapt(theta)
     ev2 = finer.evaluate(theta)
     assert ev.scores is not None
-    m = interior_mask(lik, ev)
+    m = interior_mask(lik, ev, theta)
     bhhh = ev.scores[:, m].T @ ev.scores[:, m]
     cov = np.linalg.pinv(bhhh)
     step = cov @ ev2.gradient[m]
