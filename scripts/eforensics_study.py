@@ -5,7 +5,7 @@ For each true weight vector pi on a grid (zero fraud included) and each variant,
 fit, and count how often the 95% intervals cover the true weights (and, at zero
 fraud, include zero), with the classification agreement and fit times.
 
-    .venv/bin/python scripts/eforensics_study.py --reps 40 --stations 1000 \
+    nice -n 10 .venv/bin/python scripts/eforensics_study.py --reps 40 --stations 600 \
         --out docs/eforensics_study.json
 """
 
@@ -38,6 +38,8 @@ def run(reps: int, stations: int, variants: list[str], seed: int) -> dict:
             agree = []
             seconds = []
             converged = 0
+            kept = np.zeros(2)  # boundary tests: fraud class supported
+            node_ok = 0
             for rep in range(reps):
                 sim = simulate_eforensics(
                     stations, pi=pi, variant=variant, seed=seed + 1000 * rep + 7
@@ -53,6 +55,9 @@ def run(reps: int, stations: int, variants: list[str], seed: int) -> dict:
                 )
                 seconds.append(time.perf_counter() - t0)
                 converged += fit.converged
+                node_ok += bool(fit.node_check and fit.node_check["passed"])
+                unsupported = {t["class"] for t in fit.boundary_tests if not t["kept"]}
+                kept += [c not in unsupported for c in ("incremental", "extreme")]
                 for c, w in enumerate(fit.weights):
                     cover[c] += w.low - 1e-12 <= pi[c] <= w.high + 1e-12
                     zero_in[c] += w.low <= 1e-12
@@ -67,6 +72,8 @@ def run(reps: int, stations: int, variants: list[str], seed: int) -> dict:
                 "classification_agreement_min": round(min(agree), 4),
                 "classification_agreement_mean": round(float(np.mean(agree)), 4),
                 "converged": converged,
+                "boundary_test_kept": {"incremental": int(kept[0]), "extreme": int(kept[1])},
+                "node_check_passed": node_ok,
                 "median_seconds": round(float(np.median(seconds)), 3),
             }
             print(json.dumps(row), flush=True)

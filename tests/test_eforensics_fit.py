@@ -58,6 +58,22 @@ def test_zero_fraud_intervals_include_zero() -> None:
         assert not any(m.identified for m in fit.magnitudes)
 
 
+def test_zero_fraud_bbl_boundary_test_puts_zero_in_the_intervals() -> None:
+    """bbl on data without fraud: an 'incremental' class with near-zero shares can
+    fit the clean stations' spread (an interior maximum whose Wald interval excludes
+    0); the boundary test (2 dlogL against (1 + 2 d_f) log n) does not keep such a
+    class, so both fraud weights' intervals include 0 and pi_clean's includes 1."""
+    for seed in (7, 1007):
+        sim = simulate_eforensics(600, pi=(1.0, 0.0, 0.0), variant="bbl", seed=seed)
+        fit = _fit(sim, "bbl")
+        assert fit.weights[1].low == 0.0 and fit.weights[2].low == 0.0
+        assert fit.weights[0].high == 1.0
+        assert not any(t["kept"] or t["above_penalty"] for t in fit.boundary_tests)
+        assert all(t["penalty"] == pytest.approx(3 * np.log(600)) for t in fit.boundary_tests)
+        d = fit.to_dict()["fit"]
+        assert d["boundary_tests"] == fit.boundary_tests and d["quadrature"] == "adaptive"
+
+
 def test_station_output_ranking_and_areas() -> None:
     sim = simulate_eforensics(600, pi=(0.85, 0.1, 0.05), seed=9)
     areas = np.where(np.arange(600) < 300, "North", "South")

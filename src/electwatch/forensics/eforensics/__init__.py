@@ -64,6 +64,7 @@ def fit_eforensics(
     nodes: int | None = None,
     starts: int = 2,
     seed: int = 0,
+    quadrature: str = "adaptive",
 ) -> EforensicsFit:
     """Fit the model to counts per station (eligible voters N, abstentions a = N -
     cast, winner's votes w). Covariate matrices exclude the intercept."""
@@ -81,7 +82,7 @@ def fit_eforensics(
         names_fraud=names_fraud,
         names_probability=names_probability,
     )
-    raw = fit_model(data, variant, nodes=nodes, starts=starts, seed=seed)
+    raw = fit_model(data, variant, nodes=nodes, starts=starts, seed=seed, quadrature=quadrature)
     ids = np.arange(1, n + 1).astype(str) if station_ids is None else np.asarray(station_ids)
     ar = np.full(n, "national", dtype=object) if areas is None else np.asarray(areas)
     return dress(
@@ -131,7 +132,8 @@ class EforensicsModel(Statistic[ElectionResults, EforensicsFit]):
     area_level: str | None = None
     starts: int = 2
     seed: int = 0
-    nodes: int | None = None  # quadrature nodes per fraud fraction (bl 3, bbl 1)
+    nodes: int | None = None  # quadrature nodes per fraud share (None: automatic)
+    quadrature: str = "adaptive"  # or "fixed" (nodes on each share's normal law)
 
     name = "eforensics"
     requires = (
@@ -207,6 +209,7 @@ class EforensicsModel(Statistic[ElectionResults, EforensicsFit]):
             starts=self.starts,
             seed=self.seed,
             nodes=self.nodes,
+            quadrature=self.quadrature,
         )
         fit.excluded.update(excluded)
         return fit
@@ -222,10 +225,18 @@ def eforensics(
     starts: int = 2,
     seed: int = 0,
     nodes: int | None = None,
+    quadrature: str = "adaptive",
 ) -> EforensicsFit | NotApplicable:
     """Run :class:`EforensicsModel` (``variant`` 'bl' or 'bbl') on station results."""
     model = EforensicsModel(
-        variant, tuple(covariates), tuple(probability_covariates), area_level, starts, seed, nodes
+        variant,
+        tuple(covariates),
+        tuple(probability_covariates),
+        area_level,
+        starts,
+        seed,
+        nodes,
+        quadrature,
     )
     return model.run(results)
 

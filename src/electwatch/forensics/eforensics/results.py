@@ -5,7 +5,7 @@ the ranked list of the most suspicious stations, with the caveat a reader needs.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -156,6 +156,9 @@ class EforensicsFit:
     winner: str = ""
     caveat: str = CAVEAT
     notes: list[str] = field(default_factory=list)
+    quadrature: str = "adaptive"  # adaptive (per-station mode) or fixed rule
+    node_check: dict[str, Any] | None = None  # log-likelihood with k vs k + 2 nodes
+    boundary_tests: list[dict[str, Any]] = field(default_factory=list)  # per fraud class
 
     @property
     def classes(self) -> np.ndarray:
@@ -248,7 +251,11 @@ class EforensicsFit:
                 "iterations": self.iterations,
                 "evaluations": self.evaluations,
                 "score_statistic": _num(self.score_statistic),
+                "quadrature": self.quadrature,
                 "quadrature_nodes": self.nodes,
+                "nodes": self.nodes,
+                "node_check": self.node_check,
+                "boundary_tests": self.boundary_tests,
                 "seconds": round(self.seconds, 3),
             },
             "area_level": self.area_level,
@@ -367,6 +374,29 @@ def dress(
                 continue
         lo, hi = _ci(float(est), s, 0.0, 1.0)
         weights.append(ParameterEstimate(f"pi_{label}", "(mean)", float(est), s, lo, hi))
+    # boundary tests (fit.boundary_tests): a class not kept gets its weight's interval
+    # extended to 0, and the clean weight's to 1 - the other lower limits
+    unsupported = [
+        t for t in raw.boundary_tests if not t["kept"] and t["class"] in ("incremental", "extreme")
+    ]
+    for t in unsupported:
+        c = 1 if t["class"] == "incremental" else 2
+        if weights[c].low > 0:
+            weights[c] = replace(
+                weights[c],
+                low=0.0,
+                note=(
+                    f"boundary test: 2 dlogL = {float(t['lr']):.1f} below the penalty "
+                    f"{float(t['penalty']):.1f}: the class is not supported, interval "
+                    "extended to 0"
+                ),
+            )
+    if unsupported:
+        top = min(1.0, 1.0 - weights[1].low - weights[2].low)
+        if weights[0].high < top:
+            weights[0] = replace(
+                weights[0], high=top, note="fraud class(es) not supported: interval extended"
+            )
     # mean fraud fractions on the natural scale (intercept only; delta method)
     mags: list[ParameterEstimate] = []
     for pname, kind, label in (
@@ -418,6 +448,14 @@ def dress(
             + ", ".join(f"{o.loglik:.2f}" for o in raw.starts)
             + "): the best is reported; the likelihood has more than one mode"
         )
+    if raw.node_check is not None and not raw.node_check["passed"]:
+        notes.append(
+            f"quadrature: {raw.node_check['nodes']} and {raw.node_check['compared_with']} "
+            "adaptive nodes per share would move the estimate by "
+            f"{raw.node_check['max_shift_in_se']:.2f} standard errors (tolerance "
+            f"{raw.node_check['tolerance_in_se']}): the integral over the stations' fraud "
+            "shares is not settled"
+        )
     mag = {m.name: m.estimate for m in mags}
     if counts[1] >= 1 and max(mag["iota_m"], mag["iota_s"]) < WEAK_INCREMENTAL:
         notes.append(
@@ -436,8 +474,11 @@ def dress(
         raw.converged,
         raw.starts_agree,
         [o.loglik for o in raw.starts],
-        sum(o.iterations for o in raw.starts),
-        sum(o.evaluations for o in raw.starts),
+        # the starts' passes, plus the adaptive fit's (boundary tests not counted)
+        sum(o.iterations for o in raw.starts)
+        + (raw.optimum.iterations if raw.quadrature == "adaptive" else 0),
+        sum(o.evaluations for o in raw.starts)
+        + (raw.optimum.evaluations if raw.quadrature == "adaptive" else 0),
         raw.optimum.score_statistic,
         raw.seconds,
         lik.nodes,
@@ -453,4 +494,7 @@ def dress(
         winner,
         CAVEAT,
         notes,
+        raw.quadrature,
+        raw.node_check,
+        raw.boundary_tests,
     )
