@@ -52,6 +52,18 @@ def report(
     language: str = typer.Option(
         "en", "--language", help="Language of the report: en, or fa (Persian, right to left)."
     ),
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        help="Add the station-level fraud model's section: eforensics (= eforensics-bl), "
+        "eforensics-bl or eforensics-bbl. Never part of the findings.",
+    ),
+    covariates: str | None = typer.Option(
+        None,
+        "--covariates",
+        help="With --model: comma-separated columns for turnout and the winner's share "
+        "(text columns: at most 100 distinct values).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     as_json: bool = typer.Option(
         False, "--json", help="Print what was written as JSON (implies --quiet)."
@@ -84,6 +96,7 @@ def report(
         argv += ["--compare", str(compare)]
         if compare_mapping:
             argv += ["--compare-mapping", compare_mapping]
+    argv += model_arguments(model, covariates)
     argv += ["--out", str(out_dir), "--seed", str(seed)]
     if language not in ("en", "fa"):
         raise typer.BadParameter(f"--language must be en or fa, not {language!r}")
@@ -96,6 +109,7 @@ def report(
         "geo_key": geo_key,
         "compare": compare,
         "compare_mapping": compare_mapping,
+        **model_options(model, covariates),
     }
     if allow_inconsistent:
         argv.append("--allow-inconsistent")
@@ -123,6 +137,29 @@ def report(
         f"report written to [bold]{output.html_path}[/] "
         f"({len(output.figures)} figure files, {len(output.tables)} table files)"
     )
+
+
+def model_options(model: str | None, covariates: str | None) -> dict[str, Any]:
+    """``--model``/``--covariates`` as report options (checked here: a bad name or a
+    covariate without a model is a usage error before anything is loaded)."""
+    from electwatch.forensics.eforensics.options import MODELS, parse_covariates
+
+    cols = parse_covariates(covariates)
+    if model is None:
+        if cols:
+            raise typer.BadParameter("--covariates needs --model eforensics[-bl|-bbl]")
+        return {}
+    if model not in MODELS:
+        raise typer.BadParameter(f"--model must be one of {', '.join(MODELS)}, not {model!r}")
+    return {"eforensics": model, "covariates": cols}
+
+
+def model_arguments(model: str | None, covariates: str | None) -> list[str]:
+    """The same options on the reproducing command line."""
+    argv = [] if model is None else ["--model", model]
+    if model is not None and covariates:
+        argv += ["--covariates", covariates]
+    return argv
 
 
 def print_findings(found: list[Any]) -> None:
