@@ -56,10 +56,10 @@ BBL_CAVEAT = (
     "notes below say so when it does)."
 )
 NOT_FINDINGS = (
-    "The model's output never enters the findings or the flags of this report: its false-"
-    "positive rate on clean elections has not been calibrated, and on simulated clean "
-    "elections with realistic variation the binomial variant calls many clean stations "
-    "frauded."
+    "The model's output never enters the findings or the flags of this report: its rate "
+    "of false alarms on clean elections has not been calibrated, and on an election from "
+    "electwatch's simulator the binomial variant called over half of the stations "
+    "incremental where one in ten was."
 )
 MESSAGES = (INTRODUCTION, BL_CAVEAT, BBL_CAVEAT, NOT_FINDINGS)
 
