@@ -39,9 +39,9 @@ QUICK = {"n_bootstrap": 100, "n_mc": 100}
 
 @pytest.fixture(scope="module")
 def election(tmp_path_factory):
-    # 1,500 stations in 5 regions, 3% with extreme fraud (about 45), no incremental
+    # 1,500 stations in 5 regions: 10% with incremental fraud, 3% with extreme fraud
     results, truth = simulate_election(
-        ElectionParameters(n_stations=1500, n_regions=5), FraudParameters(fi=0.0, fe=0.03), seed=11
+        ElectionParameters(n_stations=1500, n_regions=5), FraudParameters(fi=0.1, fe=0.03), seed=11
     )
     path = write_results(results, tmp_path_factory.mktemp("ef") / "sim.csv")
     kind = dict(
@@ -70,6 +70,7 @@ def test_section_ranks_true_extreme_stations_first(election, report):
     ef = data["eforensics"]
     assert "eforensics" not in out.omitted
     assert ef["statistic"] == "eforensics_bbl" and ef["covariates"] == ["region"]
+    assert ef["fit"]["converged"] and ef["fit"]["starts_agree"] and ef["notes"] == []
     top = ef["most_suspicious"]
     assert len(top) == TOP_STATIONS
     # known truth: every one of the 20 most suspicious stations was given extreme fraud
@@ -142,17 +143,21 @@ def test_no_section_unless_asked(election, tmp_path):
     from electwatch.reports.figures import FigureWriter
     from electwatch.reports.tables import TableWriter
 
-    results, *_ = election
+    results, truth, *_ = election
     ctx = ReportContext(
         tmp_path, FigureWriter(tmp_path), TableWriter(tmp_path), results, None, None, 0, None
     )
     assert section_eforensics(ctx) == []
     assert "eforensics_json" not in ctx.extras
-    # the binomial variant says so
+    # the binomial variant says what it does, and does it: on the simulator's stations
+    # (more than binomial variation) it calls far more stations incremental than were
     ctx.options = {"eforensics": "eforensics"}
     (sec,) = section_eforensics(ctx)
     assert BL_CAVEAT in sec.paragraphs and BBL_CAVEAT not in sec.paragraphs
-    assert ctx.extras["eforensics_json"]["statistic"] == "eforensics_bl"
+    data = ctx.extras["eforensics_json"]
+    assert data["statistic"] == "eforensics_bl"
+    true_incremental = int((truth.fraud_type == 1).sum())
+    assert data["class_counts"]["incremental"] > 2 * true_incremental
 
 
 def test_persian_catalogue_has_the_section():
@@ -184,7 +189,9 @@ def test_text_covariate_with_many_values_is_refused(election, tmp_path):
     assert not (tmp_path / "report.html").exists()
     with pytest.raises(EforensicsOptionError, match="no column 'nope'"):
         report_from_files(
-            tmp_path, results_path=path, options={"eforensics": "eforensics", "covariates": ["nope"]}
+            tmp_path,
+            results_path=path,
+            options={"eforensics": "eforensics", "covariates": ["nope"]},
         )
 
 

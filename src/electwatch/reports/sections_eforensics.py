@@ -213,7 +213,8 @@ def section_eforensics(ctx: ReportContext) -> list[Section]:
             f"{fit_info.get('seconds', 0):.1f} s",
         ),
     ]
-    if not fit_info.get("converged", True):
+    said = any("converg" in str(n) for n in data.get("notes") or [])
+    if not fit_info.get("converged", True) and not said:
         sec.callouts.append(
             Callout(
                 "warning",
@@ -315,6 +316,7 @@ def section_eforensics(ctx: ReportContext) -> list[Section]:
             "eforensics_parameters",
             "Model parameters (weights, mean fraud shares, regression coefficients)",
             max_rows=7,
+            formats={"identified": lambda v: "yes" if v else "no"},
             note="Weights and mean fraud shares with 95% intervals; the logistic-regression "
             "coefficients (turnout beta_tau, winner's share beta_nu, fraud shares) are in the "
             "table files.",
