@@ -245,6 +245,28 @@ def test_cli_report_with_the_model(election, tmp_path):
     assert "eforensics" in written["sections"]
     data = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
     assert data["eforensics"]["statistic"] == "eforensics_bl"
+    # --json prints the model's fit beside (not inside) the findings
+    assert written["eforensics"]["most_suspicious"] == data["eforensics"]["most_suspicious"]
+    assert all("eforensics" not in json.dumps(f) for f in written["findings"])
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
     # the reproducing command line carries the option
     assert "--model eforensics-bl" in html
+
+
+def test_cli_report_prints_the_ranked_stations(election, tmp_path):
+    _, _, path, kind = election
+    res = CliRunner().invoke(
+        _cli(),
+        ["report", "--results", str(path), "--model", "eforensics-bbl", "-o", str(tmp_path),
+         "-q"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    text = res.output
+    assert "Station-level fraud model (eforensics_bbl)" in text
+    data = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+    first = data["eforensics"]["most_suspicious"][0]
+    assert f" 1. {first['station_id']}: {first['p_extreme']:.3f}" in text
+    assert kind[first["station_id"]] == 2
+    assert "not evidence of fraud" in " ".join(text.split())
+    # after the findings, not among them
+    assert text.index("Station-level fraud model") > text.index("Findings")
