@@ -323,13 +323,13 @@ def section_eforensics(ctx: ReportContext) -> list[Section]:
         )
     )
     shown_area = area_frame.select(
-        "area",
-        "stations",
-        "expected_incremental_stations",
-        "expected_extreme_stations",
-        "expected_manufactured_votes",
-        "expected_stolen_votes",
-        "share_of_winner_votes",
+        pl.col("area"),
+        pl.col("stations"),
+        pl.col("expected_incremental_stations").alias("incremental (exp.)"),
+        pl.col("expected_extreme_stations").alias("extreme (exp.)"),
+        pl.col("expected_manufactured_votes").alias("manufactured"),
+        pl.col("expected_stolen_votes").alias("stolen"),
+        pl.col("share_of_winner_votes").alias("of winner's votes"),
     )
     sec.tables.append(
         ctx.tables.save(
@@ -339,30 +339,31 @@ def section_eforensics(ctx: ReportContext) -> list[Section]:
             max_rows=20,
             display=shown_area,
             formats={
-                "share_of_winner_votes": lambda v: pct(v, 1),
-                "expected_manufactured_votes": _votes,
-                "expected_stolen_votes": _votes,
-                "expected_incremental_stations": lambda v: f"{v:,.1f}",
-                "expected_extreme_stations": lambda v: f"{v:,.1f}",
+                "of winner's votes": lambda v: pct(v, 1),
+                "manufactured": _votes,
+                "stolen": _votes,
+                "incremental (exp.)": lambda v: f"{v:,.1f}",
+                "extreme (exp.)": lambda v: f"{v:,.1f}",
             },
-            note="Sums of station probabilities and expected votes; sorted by expected "
-            "frauded votes. share_of_winner_votes: expected frauded votes as a share of the "
-            "winner's votes there.",
+            note="Expected numbers of incremental and extreme stations (sums of the "
+            "stations' probabilities) and expected manufactured and stolen votes; sorted by "
+            "expected frauded votes. Of winner's votes: expected frauded votes as a share of "
+            "the winner's votes there.",
         )
     )
     stations = _station_frame(fit)
     shown = stations.head(TOP_STATIONS).select(
-        "rank",
-        "station",
-        "area",
-        "eligible",
-        "turnout",
-        "winner_share",
-        "p_clean",
-        "p_incremental",
-        "p_extreme",
-        "expected_manufactured",
-        "expected_stolen",
+        pl.col("rank"),
+        pl.col("station"),
+        pl.col("area"),
+        pl.col("eligible"),
+        pl.col("turnout"),
+        pl.col("winner_share").alias("winner"),
+        pl.col("p_clean").alias("P(clean)"),
+        pl.col("p_incremental").alias("P(incr.)"),
+        pl.col("p_extreme").alias("P(extreme)"),
+        pl.col("expected_manufactured").alias("manufactured"),
+        pl.col("expected_stolen").alias("stolen"),
     )
     sec.tables.append(
         ctx.tables.save(
@@ -373,14 +374,15 @@ def section_eforensics(ctx: ReportContext) -> list[Section]:
             display=shown,
             formats={
                 "turnout": lambda v: pct(v, 1),
-                "winner_share": lambda v: pct(v, 1),
-                "p_clean": _p,
-                "p_incremental": _p,
-                "p_extreme": _p,
-                "expected_manufactured": _votes,
-                "expected_stolen": _votes,
+                "winner": lambda v: pct(v, 1),
+                "P(clean)": _p,
+                "P(incr.)": _p,
+                "P(extreme)": _p,
+                "manufactured": _votes,
+                "stolen": _votes,
             },
-            note="Ranked by the probability of extreme fraud, then of any fraud, then by "
+            note="winner: the winner's share of ballots cast; manufactured, stolen: expected "
+            "votes. Ranked by the probability of extreme fraud, then of any fraud, then by "
             "expected frauded votes. A station where everyone voted for the winner shows 0 "
             "expected votes: its counts no longer say how many were added. A high "
             "probability means 'fits the fraud pattern much better than the clean one', not "
