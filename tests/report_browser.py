@@ -185,3 +185,74 @@ def check_report(html: Path, name: str, *, width: int = 1400) -> ReportChecks:
         finally:
             browser.close()
     return res
+
+
+@dataclass
+class SectionChecks:
+    """What a reader sees of one section (the eforensics section, issue 16)."""
+
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    direction: str = ""
+    heading: str = ""
+    findings_top: float = -1.0
+    section_top: float = -1.0
+    figures: list[str] = field(default_factory=list)
+    tooltip_text: str = ""
+    tables: dict[str, list[str]] = field(default_factory=dict)
+    callouts: list[str] = field(default_factory=list)
+    screenshot: Path | None = None
+
+
+def check_section(html: Path, section_id: str, name: str, *, width: int = 1400) -> SectionChecks:
+    """Open a report, scroll to one section, tap its first figure's first tooltip target,
+    read its tables' first columns and save a screenshot of the section alone."""
+    from playwright.sync_api import sync_playwright
+
+    exe = chromium_path()
+    res = SectionChecks()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": 1200})
+            page.on(
+                "console",
+                lambda m: res.console_errors.append(m.text) if m.type == "error" else None,
+            )
+            page.on("pageerror", lambda e: res.page_errors.append(str(e)))
+            page.on("request", lambda r: res.requests.append(r.url))
+            page.goto(html.resolve().as_uri(), wait_until="load")
+            res.direction = page.evaluate("document.documentElement.dir || 'ltr'")
+            sec = page.locator(f"section#{section_id}")
+            res.heading = sec.locator("h2").inner_text()
+            res.findings_top = page.evaluate(
+                "document.getElementById('findings').getBoundingClientRect().top + scrollY"
+            )
+            res.section_top = page.evaluate(
+                f"document.getElementById('{section_id}').getBoundingClientRect().top + scrollY"
+            )
+            res.figures = sec.locator("figure").evaluate_all("els => els.map(e => e.id)")
+            res.callouts = sec.locator(".callout").all_inner_texts()
+            res.tables = page.evaluate(
+                f"""() => Object.fromEntries(Array.from(
+                    document.querySelectorAll('section#{section_id} h3')).map(h => {{
+                        let el = h.nextElementSibling;
+                        const rows = el && el.classList.contains('tablewrap')
+                            ? Array.from(el.querySelectorAll('tbody tr')).map(
+                                tr => tr.children[0].textContent) : [];
+                        return [h.id, rows];
+                    }}))"""
+            )
+            target = sec.locator("figure svg.fig .tip").first
+            if target.count():
+                target.scroll_into_view_if_needed()
+                target.click(force=True)
+                res.tooltip_text = page.locator("#tooltip").inner_text()
+                page.mouse.click(2, 2)
+            res.screenshot = SCREENSHOTS / name
+            sec.screenshot(path=str(res.screenshot))
+        finally:
+            browser.close()
+    return res

@@ -62,3 +62,29 @@ def real_2012_output(path: Path, language: str = "en") -> ReportOutput:
     )
     out.map_left_out = left_out  # type: ignore[attr-defined]
     return out
+
+
+@functools.cache
+def eforensics_output(language: str = "en") -> ReportOutput:
+    """A small SYNTHETIC election (1,500 stations, 10% incremental and 3% extreme
+    fraud) reported with ``--model eforensics-bbl --covariates region`` (issue 16)."""
+    from electwatch.simulate import (
+        ElectionParameters,
+        FraudParameters,
+        simulate_election,
+        write_results,
+    )
+
+    results, _ = simulate_election(
+        ElectionParameters(n_stations=1500, n_regions=5), FraudParameters(fi=0.1, fe=0.03), seed=11
+    )
+    folder = _TMP / f"eforensics-{language}"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = write_results(results, folder / "sim.csv")
+    return report_from_files(
+        folder / "report",
+        results_path=path,
+        seed=7,
+        options={"eforensics": "eforensics-bbl", "covariates": ["region"], "language": language},
+        forensics_options={"n_bootstrap": 100, "n_mc": 100},
+    )

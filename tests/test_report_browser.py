@@ -15,8 +15,8 @@ import math
 
 import pytest
 
-from report_browser import check_report, visit
-from report_fixtures import EXTRA_FEATURE, demo_output, real_2012_output
+from report_browser import check_report, check_section, visit
+from report_fixtures import EXTRA_FEATURE, demo_output, eforensics_output, real_2012_output
 
 pytestmark = pytest.mark.browser
 
@@ -122,3 +122,30 @@ def test_persian_2012_report_for_a_journalist(president_2012_path):
         real_2012_output(president_2012_path, "fa"), "journalist-2012-fa", direction="rtl"
     )
     assert c.lang == "fa"
+
+
+@pytest.mark.parametrize("language", ["en", "fa"])
+def test_eforensics_section_in_chromium(language):
+    """``--model eforensics-bbl`` (issue 16): the section below the findings, its two
+    figures with tooltips, the 20 stations of results.json in its table, its caveats."""
+    out = eforensics_output(language)
+    html = out.html_path
+    c = check_section(html, "eforensics", f"eforensics-section-{language}.png")
+    assert c.console_errors == [] and c.page_errors == [], (c.console_errors, c.page_errors)
+    assert c.requests == [html.resolve().as_uri()], c.requests
+    assert c.direction == ("rtl" if language == "fa" else "ltr")
+    assert c.heading == (
+        "مدل تقلب در سطح حوزه (eforensics)"
+        if language == "fa"
+        else "Station-level fraud model (eforensics)"
+    )
+    # the findings stay first; the model's section comes after them
+    assert 0 <= c.findings_top < c.section_top
+    assert c.figures == ["fig-eforensics_weights", "fig-eforensics_areas"]
+    assert "95% interval" in c.tooltip_text, c.tooltip_text
+    data = json.loads((out.out_dir / "results.json").read_text(encoding="utf-8"))
+    ranks = c.tables["tbl-eforensics_stations"]
+    assert ranks == [str(k) for k in range(1, 21)]
+    assert len(data["eforensics"]["most_suspicious"]) == 20
+    assert any("not evidence of fraud" in t for t in c.callouts), c.callouts
+    assert c.screenshot is not None and c.screenshot.stat().st_size > 20_000

@@ -14,8 +14,7 @@ from rich.table import Table
 from electwatch.cli.common import out, print_table
 from electwatch.core.applicability import NotApplicable
 from electwatch.errors import ElectwatchError
-
-MODELS = {"eforensics": "bl", "eforensics-bl": "bl", "eforensics-bbl": "bbl"}
+from electwatch.forensics.eforensics.options import MODELS, check_covariates, parse_covariates
 
 
 class EforensicsCliError(ElectwatchError):
@@ -43,13 +42,11 @@ def run_eforensics_cli(
     if not file.exists():
         raise EforensicsCliError(f"{file}: file not found")
     results = load_results(file, mapping, allow_inconsistent=allow_inconsistent)
-    cols = [c.strip() for c in (covariates or "").split(",") if c.strip()]
-    for c in cols:
-        if c not in results.frame.columns:
-            columns = ", ".join(results.frame.columns)
-            raise EforensicsCliError(
-                f"{file}: --covariates: no column {c!r}; columns are {columns}"
-            )
+    cols = parse_covariates(covariates)
+    try:
+        check_covariates(results.frame, cols)
+    except ValueError as exc:
+        raise EforensicsCliError(f"{file}: {exc}") from None
     if level is not None and level != "national" and level not in results.area_levels:
         raise EforensicsCliError(
             f"{file}: no area level {level!r}; levels are {results.area_levels}"

@@ -330,7 +330,10 @@ def forensics(
         "finite-mixture model instead of the battery (writes eforensics.json).",
     ),
     covariates: str | None = typer.Option(
-        None, "--covariates", help="With --model: comma-separated columns for turnout and share."
+        None,
+        "--covariates",
+        help="With --model: comma-separated columns for turnout and share (text columns: "
+        "at most 100 distinct values).",
     ),
 ) -> None:
     """Run the forensics battery on a results file; write results.json/.csv and figures."""

@@ -206,16 +206,27 @@ def demo(
         Path("electwatch-demo"), "--out", "-o", help="Folder for the report, figures and tables."
     ),
     seed: int = typer.Option(0),
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        help="Add the station-level fraud model's section: eforensics (= eforensics-bl), "
+        "eforensics-bl or eforensics-bbl.",
+    ),
+    covariates: str | None = typer.Option(
+        None, "--covariates", help="With --model: comma-separated columns (e.g. region)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     as_json: bool = typer.Option(
         False, "--json", help="Print what was written as JSON (implies --quiet)."
     ),
 ) -> None:
     """Run the whole pipeline on the built-in SYNTHETIC example and write the report."""
+    from electwatch.cli.report import model_options
     from electwatch.reports import demo_report
 
+    options = model_options(model, covariates)
     with user_errors(), progress_bar(quiet or as_json) as progress:
-        output = demo_report(out_dir, seed=seed, progress=progress)
+        output = demo_report(out_dir, seed=seed, progress=progress, options=options)
     if as_json:
         print_json(output.to_dict())
         return

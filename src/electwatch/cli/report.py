@@ -52,6 +52,18 @@ def report(
     language: str = typer.Option(
         "en", "--language", help="Language of the report: en, or fa (Persian, right to left)."
     ),
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        help="Add the station-level fraud model's section: eforensics (= eforensics-bl), "
+        "eforensics-bl or eforensics-bbl. Never part of the findings.",
+    ),
+    covariates: str | None = typer.Option(
+        None,
+        "--covariates",
+        help="With --model: comma-separated columns for turnout and the winner's share "
+        "(text columns: at most 100 distinct values).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     as_json: bool = typer.Option(
         False, "--json", help="Print what was written as JSON (implies --quiet)."
@@ -84,6 +96,7 @@ def report(
         argv += ["--compare", str(compare)]
         if compare_mapping:
             argv += ["--compare-mapping", compare_mapping]
+    argv += model_arguments(model, covariates)
     argv += ["--out", str(out_dir), "--seed", str(seed)]
     if language not in ("en", "fa"):
         raise typer.BadParameter(f"--language must be en or fa, not {language!r}")
@@ -96,6 +109,7 @@ def report(
         "geo_key": geo_key,
         "compare": compare,
         "compare_mapping": compare_mapping,
+        **model_options(model, covariates),
     }
     if allow_inconsistent:
         argv.append("--allow-inconsistent")
@@ -113,16 +127,80 @@ def report(
             options=options,
         )
     found = next((s.findings for s in output.sections if s.id == "findings"), [])
+    model_data = _eforensics_data(output.json_path) if model else None
     if as_json:
-        print_json({**output.to_dict(), "findings": [f.to_dict() for f in found]})
+        payload = {**output.to_dict(), "findings": [f.to_dict() for f in found]}
+        if model_data is not None:
+            payload["eforensics"] = model_data
+        print_json(payload)
         return
     print_findings(found)
+    if model_data is not None:
+        print_eforensics(model_data)
     for section, reason in output.omitted.items():
         out.print(f"[yellow]not included[/] {section}: {reason}")
     out.print(
         f"report written to [bold]{output.html_path}[/] "
         f"({len(output.figures)} figure files, {len(output.tables)} table files)"
     )
+
+
+def model_options(model: str | None, covariates: str | None) -> dict[str, Any]:
+    """``--model``/``--covariates`` as report options (checked here: a bad name or a
+    covariate without a model is a usage error before anything is loaded)."""
+    from electwatch.forensics.eforensics.options import MODELS, parse_covariates
+
+    cols = parse_covariates(covariates)
+    if model is None:
+        if cols:
+            raise typer.BadParameter("--covariates needs --model eforensics[-bl|-bbl]")
+        return {}
+    if model not in MODELS:
+        raise typer.BadParameter(f"--model must be one of {', '.join(MODELS)}, not {model!r}")
+    return {"eforensics": model, "covariates": cols}
+
+
+def model_arguments(model: str | None, covariates: str | None) -> list[str]:
+    """The same options on the reproducing command line."""
+    argv = [] if model is None else ["--model", model]
+    if model is not None and covariates:
+        argv += ["--covariates", covariates]
+    return argv
+
+
+def _eforensics_data(report_json: Path) -> dict[str, Any] | None:
+    """The model's fit as the report stored it (``report.json``'s ``eforensics_json``)."""
+    import json
+
+    try:
+        data = json.loads(report_json.read_text(encoding="utf-8")).get("eforensics_json")
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def print_eforensics(data: dict[str, Any], top: int = 10) -> None:
+    """The model's weights and most suspicious stations, after the findings and apart
+    from them, with the caveat (the report's section has the rest)."""
+    if not data.get("applicable", True):
+        out.print(f"[yellow]eforensics not applicable[/]: {escape(str(data.get('reason')))}")
+        return
+    out.print(f"[bold]Station-level fraud model ({escape(str(data.get('statistic')))})[/]")
+    weights = []
+    for w in data.get("weights") or []:
+        lo, hi = w.get("ci_low"), w.get("ci_high")
+        ci = "" if lo is None or hi is None else f" ({lo:.3f}-{hi:.3f})"
+        weights.append(f"{w['name'].removeprefix('pi_')} {w['estimate']:.3f}{ci}")
+    out.print("   weights: " + "; ".join(weights))
+    for note in data.get("notes") or []:
+        out.print(f"   [yellow]note:[/] {escape(str(note))}")
+    out.print("   most suspicious stations (P(extreme), expected manufactured + stolen votes):")
+    for k, st in enumerate((data.get("most_suspicious") or [])[:top], start=1):
+        out.print(
+            f"   {k:>2}. {escape(str(st['station_id']))}: {st['p_extreme']:.3f}, "
+            f"{st['expected_manufactured_votes']:,.0f} + {st['expected_stolen_votes']:,.0f}"
+        )
+    out.print(f"   [dim]{escape(str(data.get('caveat', '')))}[/]")
 
 
 def print_findings(found: list[Any]) -> None:

@@ -46,6 +46,7 @@ from electwatch.reports.model import (
     Section,
     no_progress,
 )
+from electwatch.reports.sections_eforensics import check_options, section_eforensics
 from electwatch.reports.sections_findings import section_findings, write_results_json
 from electwatch.reports.sections_forensics import (
     fingerprint_from_battery,
@@ -420,6 +421,8 @@ def default_steps() -> list[_Step]:
         _Step("distributions", "Turnout and vote-share distributions", 2.5, section_histograms),
         _Step("digits", "Digit tests", 1.0, section_digits),
         _Step("blank_invalid", "Blank and invalid ballots", 0.5, section_blank_invalid),
+        # only with options["eforensics"] (--model); never read by the findings
+        _Step("eforensics", "Station-level fraud model (eforensics)", 8.0, section_eforensics),
     ]
 
 
@@ -444,7 +447,10 @@ def build_report(
 
     ``options``: ``areas`` (names given a section each), ``geo`` and ``geo_key`` (a
     GeoJSON file and the property naming the top-level areas, for the maps),
-    ``compare`` (another election's results for the comparison section).
+    ``compare`` (another election's results for the comparison section),
+    ``eforensics`` (``eforensics``, ``eforensics-bl`` or ``eforensics-bbl``: add the
+    station-level fraud model's section; never part of the findings) and
+    ``covariates`` (its covariate columns).
 
     ``progress(step, fraction)`` is called as the work advances (fraction of the whole
     report in [0, 1]). ``forensics_options`` go to
@@ -470,7 +476,10 @@ def build_report(
     )
     if ctx.options.get("geo"):
         load_shapes(ctx.options["geo"], str(ctx.options.get("geo_key") or "name"))  # fail early
+    check_options(ctx)  # --model/--covariates: fail before any analysis runs
     steps = default_steps()
+    if not ctx.options.get("eforensics"):
+        steps = [s for s in steps if s.id != "eforensics"]
     bar = _Progress(callback, [s.weight for s in steps] + [0.5])
     sections: list[Section] = []
     timings: dict[str, float] = {}

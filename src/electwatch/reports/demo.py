@@ -210,19 +210,26 @@ def demo_report(
     ]
     if "claims" in files:
         argv += ["--claims", str(files["claims"])]
-    argv += ["--out", str(out), "--seed", str(seed)]
+    opts = dict(options or {})
+    model_argv: list[str] = []
+    if opts.get("eforensics"):
+        model_argv = ["--model", str(opts["eforensics"])]
+        cols = opts.get("covariates")
+        if isinstance(cols, list | tuple) and cols:
+            model_argv += ["--covariates", ",".join(map(str, cols))]
+    argv += [*model_argv, "--out", str(out), "--seed", str(seed)]
     return report_from_files(
         out,
         results_path=files["results"],
         observations_path=files["observations"],
         claims_path=files.get("claims"),
         seed=seed,
-        command_line=f"electwatch demo --out {shlex.quote(str(out))} --seed {seed}  "
-        f"(equivalent to: {shlex.join(argv)})",
+        command_line=shlex.join(["electwatch", "demo", *model_argv, "--out", str(out)])
+        + f" --seed {seed}  (equivalent to: {shlex.join(argv)})",
         progress=callback,
         extras={
             "seeds": {"simulated election": seed, "observer campaign": seed + 1},
             "synthetic": True,
         },
-        options=dict(options or {}),
+        options=opts,
     )

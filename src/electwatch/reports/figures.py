@@ -664,3 +664,100 @@ def forensics_integer_figure(data: dict) -> Figure:
     fig.suptitle(forensics_figure_titles(data)["integer"])
     fig.tight_layout()
     return fig
+
+
+# --- eforensics (station-level fraud model) -------------------------------------------
+
+
+def eforensics_weights_figure(
+    weights: Sequence[tuple[str, float, float | None, float | None]],
+    magnitudes: Sequence[tuple[str, float, float | None, float | None]],
+    *,
+    title: str,
+) -> tuple[Figure, dict[str, str]]:
+    """Mixture weights (left) and mean fraud shares (right), each a dot with its 95%
+    interval: rows are ``(label, estimate, low, high)``; a missing interval (a magnitude
+    that is not identified) is a hollow dot."""
+    with plt.rc_context(_RC):
+        fig = plt.figure(figsize=(8.0, 3.2), layout="constrained")
+        axes = fig.subplots(1, 2)
+        tips: dict[str, str] = {}
+        panels = (
+            (axes[0], weights, "share of stations, %", (BLUE, GREEN, VERMILLION)),
+            (axes[1], magnitudes, "mean fraud share, %", (ORANGE, ORANGE, VERMILLION, VERMILLION)),
+        )
+        for p, (ax, rows, xlabel, colours) in enumerate(panels):
+            n = len(rows)
+            for i, (label, est, lo, hi) in enumerate(rows):
+                y = n - 1 - i
+                colour = colours[i % len(colours)]
+                has_ci = lo is not None and hi is not None
+                if has_ci:
+                    assert lo is not None and hi is not None
+                    ax.hlines(y, lo * 100, hi * 100, color=colour, linewidth=4, alpha=0.55)
+                art = ax.scatter(
+                    [est * 100], [y], s=55, zorder=3, color=colour if has_ci else "white",
+                    edgecolors=colour, linewidths=1.5,
+                )  # fmt: skip
+                gid = f"ef{p}-{i}"
+                art.set_gid(gid)
+                ci = (
+                    f" (95% interval {lo * 100:.2f}–{hi * 100:.2f}%)"  # type: ignore[operator]
+                    if has_ci
+                    else " (not identified: no interval)"
+                )
+                tips[gid] = f"{label}: {est * 100:.2f}%{ci}"
+                text = f"{est * 100:.1f}%" + (
+                    f" ({lo * 100:.1f}–{hi * 100:.1f})" if has_ci else ""  # type: ignore[operator]
+                )
+                ax.annotate(
+                    text, (est * 100, y), xytext=(0, 7), textcoords="offset points",
+                    ha="right" if est > 0.6 else "left", va="bottom", fontsize=9, color=GREY,
+                )  # fmt: skip
+            ax.set_yticks(range(n), [r[0] for r in reversed(rows)])
+            ax.set_xlim(-2, 102)
+            ax.set_xlabel(xlabel)
+            ax.grid(axis="x", color="#dddddd", linewidth=0.6)
+            ax.set_axisbelow(True)
+            ax.set_ylim(-0.6, n - 0.4)
+        fig.suptitle(_wrap(title, 80), x=0.01, ha="left")
+    return fig, tips
+
+
+def eforensics_area_figure(
+    rows: Sequence[tuple[str, float, float, int]], *, title: str, top: int = 15
+) -> tuple[Figure, dict[str, str]]:
+    """Expected manufactured and stolen votes per area, stacked horizontal bars, the
+    ``top`` areas with the most (rows: ``(area, manufactured, stolen, stations)``, any
+    order)."""
+    shown = sorted(rows, key=lambda r: -(r[1] + r[2]))[:top]
+    n = max(len(shown), 1)
+    with plt.rc_context(_RC):
+        fig, ax = _figure(8.0, 1.3 + 0.32 * n)
+        tips: dict[str, str] = {}
+        for i, (area, man, sto, stations) in enumerate(shown):
+            y = n - 1 - i
+            b1 = ax.barh(
+                [y], [man], color=BLUE, height=0.7, label="manufactured" if i == 0 else None
+            )
+            b2 = ax.barh(
+                [y], [sto], left=[man], color=VERMILLION, height=0.7,
+                label="stolen" if i == 0 else None,
+            )  # fmt: skip
+            for bars, kind in ((b1, "man"), (b2, "sto")):
+                gid = f"ea{i}{kind}"
+                bars.patches[0].set_gid(gid)
+                tips[gid] = (
+                    f"{area}: {man:,.0f} manufactured + {sto:,.0f} stolen = "
+                    f"{man + sto:,.0f} expected frauded votes ({stations:,} stations)"
+                )
+        ax.set_yticks(range(len(shown)), [_short(r[0], 34) for r in reversed(shown)])
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _p: f"{x:,.0f}"))
+        ax.set_xlabel("expected votes (model reading, not a count)")
+        ax.grid(axis="x", color="#dddddd", linewidth=0.6)
+        ax.set_axisbelow(True)
+        ax.set_ylim(-0.6, n - 0.4)
+        fig.suptitle(_wrap(title, 80), x=0.01, ha="left")
+        if shown:
+            fig.legend(frameon=False, fontsize=10, loc="outside lower center", ncols=2)
+    return fig, tips

@@ -25,12 +25,21 @@ LANGUAGES = {code: direction for code, (_name, direction) in LOCALES.items()}
 def message_ids() -> tuple[str, ...]:
     """The report's message ids that its code builds at run time and Babel therefore
     cannot extract: headline templates, words among headline values, strengths, "what
-    this does not show" lines and the findings' introduction. ``compile_catalogues.py``
+    this does not show" lines, the findings' introduction and the eforensics section's
+    caveats. ``compile_catalogues.py``
     adds them to the ids it extracts from the template and the section titles."""
     from electwatch.reports.findings import _DOES_NOT_SHOW, _ORDER, HEADLINES, WORDS
+    from electwatch.reports.sections_eforensics import MESSAGES as EFORENSICS
     from electwatch.reports.sections_findings import INTRODUCTION
 
-    return (*HEADLINES.values(), *WORDS, *_ORDER, *_DOES_NOT_SHOW.values(), INTRODUCTION)
+    return (
+        *HEADLINES.values(),
+        *WORDS,
+        *_ORDER,
+        *_DOES_NOT_SHOW.values(),
+        INTRODUCTION,
+        *EFORENSICS,
+    )
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,20 @@ REFERENCES: dict[str, Reference] = {
             "",
         ),
         Reference(
+            "ferrari2018",
+            "Ferrari, D., McAlister, K. & Mebane, W. R. Jr. (2018). Developments in positive "
+            "empirical models of election frauds: dimensions and decisions. Working paper, "
+            "University of Michigan (the R package eforensics).",
+            "",
+        ),
+        Reference(
+            "mebane2016",
+            "Mebane, W. R. Jr. (2016). Election forensics: frauds tests and observation-level "
+            "frauds probabilities. Annual Meeting of the Midwest Political Science "
+            "Association, Chicago.",
+            "",
+        ),
+        Reference(
             "beber2012",
             "Beber, B. & Scacco, A. (2012). What the numbers say: a digit-based test for "
             "election fraud. Political Analysis 20(2), 211–234.",

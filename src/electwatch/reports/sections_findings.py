@@ -32,6 +32,10 @@ def results_payload(ctx: ReportContext) -> dict[str, Any] | None:
     counts = ctx.extras.get("counts") or report_counts(ctx.results, rep)
     data["counts"] = counts.to_dict()
     data["findings"] = [f.to_dict() for f in findings(data)]
+    # the eforensics model (--model), when asked for: stored beside the findings, added
+    # after them and never read by them (docs/reports.md, "The eforensics section")
+    if ctx.extras.get("eforensics_json") is not None:
+        data["eforensics"] = ctx.extras["eforensics_json"]
     ctx.extras["results_payload"] = data
     return data
 
