@@ -22,6 +22,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from selfselected_study import draw_selfselected, snapshot_records
 
 
+def _world(reg: np.ndarray, cast: np.ndarray, region: np.ndarray):
+    """The station frame (stratified by region) and the arrays the campaigns draw from."""
+    frame = StationFrame(
+        pl.DataFrame({"station_id": [f"s{i}" for i in range(reg.size)],
+                      "registered": reg.astype(int), "region": region.astype(str)}),
+        ("region",),
+    )  # fmt: skip
+    return frame, reg, cast, region.astype(str)
+
+
 def synthetic_world(seed: int = 0, n: int = 6_000, regions: int = 12, area_sd: float = 0.3):
     """SYNTHETIC frame: turnout falls with station size and varies by region."""
     rng = np.random.default_rng(seed)
@@ -30,12 +40,7 @@ def synthetic_world(seed: int = 0, n: int = 6_000, regions: int = 12, area_sd: f
     eff = rng.normal(0, area_sd, regions)
     logit = 0.6 - 0.5 * (reg - reg.mean()) / reg.std() + eff[region] + rng.normal(0, 0.3, n)
     cast = rng.binomial(reg.astype(int), 1 / (1 + np.exp(-logit))).astype(float)
-    frame = StationFrame(
-        pl.DataFrame({"station_id": [f"s{i}" for i in range(n)], "registered": reg.astype(int),
-                      "region": region.astype(str)}),
-        ("region",),
-    )  # fmt: skip
-    return frame, reg, cast, region.astype(str)
+    return _world(reg, cast, region)
 
 
 def campaign(rng, kind, n, frame, reg, cast, region):
@@ -78,12 +83,7 @@ def model_world(seed: int, n: int = 3_000, regions: int = 40, area_sd: float = 0
     cls = np.searchsorted(np.quantile(reg, [0.2, 0.4, 0.6, 0.8]), reg, side="right")
     logit = 0.6 - 0.15 * cls + rng.normal(0, area_sd, regions)[region] + rng.normal(0, 0.3, n)
     cast = rng.binomial(reg.astype(int), 1 / (1 + np.exp(-logit))).astype(float)
-    frame = StationFrame(
-        pl.DataFrame({"station_id": [f"s{i}" for i in range(n)], "registered": reg.astype(int),
-                      "region": region.astype(str)}),
-        ("region",),
-    )  # fmt: skip
-    return frame, reg, cast, region.astype(str)
+    return _world(reg, cast, region)
 
 
 def test_prediction_interval_matches_the_error_when_the_model_holds():
