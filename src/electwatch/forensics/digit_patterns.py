@@ -49,10 +49,9 @@ from typing import Any
 import numpy as np
 
 from electwatch.core.applicability import MinimumSample, NotApplicable, too_small
+from electwatch.forensics.digits import NON_ADJACENT_NULL, is_non_adjacent
 from electwatch.forensics.types import NATIONAL, TestResult
 
-#: share of (second-to-last, last) digit pairs that are neither equal nor neighbours
-NON_ADJACENT_NULL = 0.70
 #: counts at or below this size get the exact rational enumeration
 EXACT_RATIONAL_MAX = 300
 #: above this many counts the floating-point enumeration (0.5 s at 5,000) gives way to
@@ -226,8 +225,7 @@ def joint_probability_mc(
         table = np.zeros((b, 10), dtype=np.int64)
         for d in range(10):
             table[:, d] = (last == d).sum(axis=1)
-        gap = np.abs(last - second)
-        non_adj = ((gap >= 2) & (gap <= 8)).sum(axis=1)
+        non_adj = is_non_adjacent(last, second).sum(axis=1)
         hit = (table.max(axis=1) >= most) & (table.min(axis=1) <= least) & (non_adj <= non_adjacent)
         hits += int(hit.sum())
         done += b
@@ -477,8 +475,7 @@ def beber_scacco(
     table = np.bincount(last, minlength=10)
     n = int(xi.size)
     two = xi >= 10
-    gap = np.abs((xi[two] // 10) % 10 - last[two])
-    non_adj = int(np.sum((gap >= 2) & (gap <= 8)))
+    non_adj = int(np.sum(is_non_adjacent(last[two], (xi[two] // 10) % 10)))
     n_pairs = int(two.sum())
     hi_d, lo_d = int(np.argmax(table)), int(np.argmin(table))
     summary = beber_scacco_from_summary(

@@ -495,6 +495,13 @@ def pooled_last_digit_test(
 NON_ADJACENT_NULL = 0.70
 
 
+def is_non_adjacent(last: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Where a count's last two digits are neither equal nor neighbours, 0 and 9
+    neighbouring (Beber & Scacco 2009): the one pair rule of the adjacency tests."""
+    gap = np.abs(last - second)
+    return (gap >= 2) & (gap <= 8)
+
+
 def adjacent_digits_test(
     votes: np.ndarray,
     groups: AreaGroups,
@@ -514,10 +521,9 @@ def adjacent_digits_test(
     x, ok = _usable_matrix(votes, min_count)
     a, b = (x // 10) % 10, x % 10
     gap = np.abs(a - b)
-    adjacent = (gap <= 1) | (gap == 9)
     codes = np.repeat(groups.codes[:, None], x.shape[1], axis=1)
     n = np.bincount(codes[ok], minlength=groups.n_groups)
-    k = np.bincount(codes[ok & ~adjacent], minlength=groups.n_groups)
+    k = np.bincount(codes[ok & is_non_adjacent(a, b)], minlength=groups.n_groups)
     null = NON_ADJACENT_NULL
     p = binomial_mid_p(k, n, null)
     strict = np.bincount(codes[ok & ((gap == 1) | (gap == 9))], minlength=groups.n_groups)
