@@ -149,3 +149,9 @@ def large(x: float | None, *, missing: str = DASH) -> str:
     if abs(x) >= 1e6:
         return f"{x / 1e6:.1f} million"
     return count(x)
+
+
+def clock(minutes: int) -> str:
+    """Minutes after midnight as a clock time, ``HH:MM`` (the service's windows and
+    snapshot times)."""
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"

@@ -21,6 +21,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from electwatch.core.formatting import clock
+
 DEFAULT_MAX_VOTERS_PER_HOUR = 600
 
 
@@ -31,10 +33,6 @@ class StationLimits:
     open_hour: int
     close_hour: int
     max_voters_per_hour: int = DEFAULT_MAX_VOTERS_PER_HOUR
-
-
-def _clock(minutes: int) -> str:
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def problems(
@@ -61,7 +59,7 @@ def problems(
         )
     if window_start < limits.open_hour * 60 or window_end > limits.close_hour * 60:
         out.append(
-            f"window {_clock(window_start)}-{_clock(window_end)} outside polling hours "
+            f"window {clock(window_start)}-{clock(window_end)} outside polling hours "
             f"{limits.open_hour:02d}:00-{limits.close_hour:02d}:00"
         )
     if hourly is not None:

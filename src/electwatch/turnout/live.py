@@ -40,7 +40,7 @@ import numpy as np
 import polars as pl
 
 from electwatch.core.applicability import MinimumSample, NotApplicable
-from electwatch.data.observations import ArrivalProfile
+from electwatch.data.observations import RESERVED_OUTCOMES, ArrivalProfile
 from electwatch.errors import DataValidationError
 from electwatch.turnout.analysis import (
     MIN_COVERED_SHARE,
@@ -54,7 +54,7 @@ from electwatch.turnout.observations import (
     Observations,
     observations_from_records,
 )
-from electwatch.turnout.shares import RESERVED_OUTCOMES, QuickCount, quick_count
+from electwatch.turnout.shares import QuickCount, quick_count
 from electwatch.turnout.snapshots import (
     Snapshots,
     snapshots_from_records,

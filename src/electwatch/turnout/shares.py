@@ -43,6 +43,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
+from electwatch.data.observations import RESERVED_OUTCOMES
 from electwatch.turnout.estimate import (
     EmptyPolicy,
     StrataDesign,
@@ -51,7 +52,6 @@ from electwatch.turnout.estimate import (
     z_value,
 )
 
-RESERVED_OUTCOMES = ("blank", "invalid")
 Method = Literal["linearisation", "bootstrap"]
 
 

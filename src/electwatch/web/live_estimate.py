@@ -24,6 +24,8 @@ import polars as pl
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from electwatch.core.formatting import clock
+from electwatch.data.observations import RESERVED_OUTCOMES
 from electwatch.storage.models import Election, Report, Snapshot, Station, StationAction
 from electwatch.storage.records import station_records
 from electwatch.storage.service import Scope
@@ -31,8 +33,6 @@ from electwatch.turnout import LiveEstimate, StationFrame, estimate_live, z_valu
 
 #: merged-record statuses whose count enters the estimate (a conflict does not)
 USABLE = ("single", "agreed", "verified", "overridden")
-#: the reserved outcome names of FORMATS.md (a)
-RESERVED_OUTCOMES = ("blank", "invalid")
 #: estimates kept per worker process (elections x data versions)
 CACHE_SIZE = 16
 #: bootstrap replicates of the live estimate (the profile-aware SEs and the
@@ -86,10 +86,6 @@ def data_version(s: Session, election_id: int) -> tuple[Any, ...]:
     return tuple(str(v) for v in (*rep, *act, *snap, *st))
 
 
-def _clock(minutes: int) -> str:
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
-
-
 def live_inputs(
     s: Session, election: Election, abs_tol: int, rel_tol: float
 ) -> tuple[dict[str, Any], dict[str, int]]:
@@ -103,8 +99,8 @@ def live_inputs(
         {
             "station_id": str(sid),
             "observer_id": "merged",
-            "window_start": _clock(opening if start is None else start),
-            "window_end": _clock(closing if end is None else end),
+            "window_start": clock(opening if start is None else start),
+            "window_end": clock(closing if end is None else end),
             "voters": int(voters),
         }
         for sid, voters, start, end in usable.select(
@@ -125,8 +121,8 @@ def live_inputs(
         {
             "station_id": str(sid),
             "observer_id": str(oid),
-            "counted_since": _clock(since),
-            "time": _clock(t),
+            "counted_since": clock(since),
+            "time": clock(t),
             "cumulative": cum,
         }
         for sid, oid, since, t, cum in s.execute(
